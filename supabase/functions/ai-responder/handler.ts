@@ -1,0 +1,79 @@
+import { BodyError, json, readBody, secretsMatch } from "./http.ts";
+import { parseWebhook } from "./payload.ts";
+import { answerVisitorMessage, type Outcome, type ResponderDeps } from "./responder.ts";
+
+/** A visitor message is at most 4,000 characters: 64 KiB is ample for its webhook. */
+export const MAX_BODY_BYTES = 64 * 1024;
+
+export type LogLine = Record<string, unknown>;
+
+export type HandlerDeps = ResponderDeps & {
+  webhookSecret: string;
+  /** Keeps work going after the response (EdgeRuntime.waitUntil on Supabase). */
+  runInBackground(work: Promise<unknown>): void;
+  log(line: LogLine): void;
+};
+
+/**
+ * The webhook endpoint: method, secret, body, payload, in that order; then 202 at once, since
+ * pg_net gives up after its timeout, and the answer is worked out in the background.
+ */
+export function createHandler(deps: HandlerDeps): (request: Request) => Promise<Response> {
+  return async (request) => {
+    const started = deps.clock.now();
+    const reject = (status: number, error: string, headers?: HeadersInit) => {
+      deps.log({ event: "rejected", status, error, ms: deps.clock.now() - started });
+      return json(status, { error }, headers);
+    };
+
+    if (request.method !== "POST") {
+      return reject(405, "method not allowed: send the webhook with POST", { Allow: "POST" });
+    }
+    const authorization = request.headers.get("authorization") ?? "";
+    const token = authorization.startsWith("Bearer ") ? authorization.slice(7) : "";
+    if (!token || !secretsMatch(token, deps.webhookSecret)) {
+      return reject(
+        401,
+        "unauthorized: Authorization must be Bearer <AI_RESPONDER_WEBHOOK_SECRET>",
+      );
+    }
+
+    let body: unknown;
+    try {
+      body = JSON.parse(await readBody(request, MAX_BODY_BYTES));
+    } catch (error) {
+      const problem = error instanceof BodyError ? error.message : "body is not valid JSON";
+      return reject(400, `bad request: ${problem}`);
+    }
+
+    const webhook = parseWebhook(body);
+    if (webhook.kind === "invalid") return reject(400, `bad request: ${webhook.problem}`);
+    if (webhook.kind === "skipped") {
+      deps.log({ event: "skipped", status: 200, reason: webhook.reason });
+      return json(200, { skipped: webhook.reason });
+    }
+
+    const { message } = webhook;
+    const replyDelayMs = Number(request.headers.get("x-reply-delay-ms")) || 0;
+    deps.runInBackground(
+      answerVisitorMessage(deps, message, replyDelayMs).then(
+        (result: Outcome) =>
+          deps.log({
+            event: "handled",
+            message_id: message.id,
+            ...result,
+            total_ms: deps.clock.now() - started,
+          }),
+        (error: unknown) =>
+          deps.log({
+            event: "handled",
+            message_id: message.id,
+            outcome: "error",
+            error: error instanceof Error ? error.message : "unknown error",
+            total_ms: deps.clock.now() - started,
+          }),
+      ),
+    );
+    return json(202, { accepted: message.id });
+  };
+}

@@ -1,0 +1,85 @@
+import OpenAI from "openai";
+import type { ChatMessage } from "./prompt.ts";
+import type { ResponderConfig } from "./config.ts";
+
+export type Completion = {
+  content: string;
+  model: string;
+  promptTokens: number | null;
+  completionTokens: number | null;
+};
+
+export type Llm = {
+  complete(request: { model: string; messages: ChatMessage[] }): Promise<Completion>;
+};
+
+/** Longest reply asked for; reasoning tokens count against it too. */
+const MAX_COMPLETION_TOKENS = 1024;
+
+/**
+ * Groq through the OpenAI SDK. The SDK's defaults (10-minute timeout, 2 retries) are replaced
+ * by explicit ones, and a deadline aborts everything, retry waits included (SDK 7.57+).
+ * The SDK retries 408, 409, 429 and 5xx, honouring retry-after (capped at 60 s by the SDK).
+ */
+export function createGroqLlm(config: ResponderConfig["groq"], fetchImpl?: typeof fetch): Llm {
+  const client = new OpenAI({
+    apiKey: config.apiKey,
+    baseURL: config.baseURL,
+    timeout: config.timeoutMs,
+    maxRetries: config.maxRetries,
+    ...(fetchImpl ? { fetch: fetchImpl } : {}),
+  });
+  return {
+    async complete({ model, messages }) {
+      const body: OpenAI.ChatCompletionCreateParamsNonStreaming & GroqReasoningOptions = {
+        model,
+        messages,
+        max_completion_tokens: MAX_COMPLETION_TOKENS,
+        ...reasoningOptions(model),
+      };
+      const response = await client.chat.completions.create(body, {
+        signal: AbortSignal.timeout(config.deadlineMs),
+      });
+      return {
+        content: response.choices[0]?.message.content?.trim() ?? "",
+        model: response.model,
+        promptTokens: response.usage?.prompt_tokens ?? null,
+        completionTokens: response.usage?.completion_tokens ?? null,
+      };
+    },
+  };
+}
+
+/** Groq-only request properties; the SDK's types do not know them. */
+type GroqReasoningOptions = {
+  reasoning_effort?: "low" | "medium" | "high";
+  include_reasoning?: boolean;
+  reasoning_format?: "hidden" | "raw" | "parsed";
+};
+
+/**
+ * Reasoning stays out of the visitor's reply: only message.content is used, and Groq is asked
+ * not to return reasoning at all. Low effort keeps latency down. Other models get neither
+ * property, since Groq answers 400 to properties a model does not support.
+ */
+export function reasoningOptions(model: string): GroqReasoningOptions {
+  if (model.startsWith("openai/gpt-oss")) {
+    return { reasoning_effort: "low", include_reasoning: false };
+  }
+  if (model.startsWith("qwen/qwen3")) return { reasoning_format: "hidden" };
+  return {};
+}
+
+/** Why the LLM call failed, without content: safe to log and to record for admins. */
+export function describeLlmError(error: unknown): string {
+  if (error instanceof OpenAI.APIConnectionTimeoutError) return "timeout";
+  if (error instanceof OpenAI.APIUserAbortError) return "deadline exceeded";
+  if (error instanceof OpenAI.APIError && error.status !== undefined) {
+    return `http ${error.status}${error.code ? ` ${error.code}` : ""}`;
+  }
+  if (error instanceof OpenAI.APIConnectionError) return "connection error";
+  if (error instanceof EmptyReplyError) return "empty reply";
+  return "unexpected error";
+}
+
+export class EmptyReplyError extends Error {}

@@ -1,0 +1,81 @@
+import { createClient } from "@supabase/supabase-js";
+import { z } from "zod";
+
+/** What ai_reply_context answers: skip (with why), or everything needed to reply. */
+export const ReplyContext = z.discriminatedUnion("action", [
+  z.object({ action: z.literal("skip"), reason: z.string() }),
+  z.object({
+    action: z.literal("reply"),
+    conversation_id: z.uuid(),
+    project: z.object({
+      id: z.uuid(),
+      name: z.string(),
+      model: z.string().nullable(),
+      system_prompt: z.string().nullable(),
+      fallback_message: z.string().nullable(),
+    }),
+    history: z.array(
+      z.object({ from_customer: z.boolean(), sender_id: z.string(), content: z.string() }),
+    ),
+  }),
+]);
+export type ReplyContext = z.infer<typeof ReplyContext>;
+
+export const PostReplyResult = z.union([
+  z.object({ posted: z.literal(true), reply_id: z.uuid() }),
+  z.object({ posted: z.literal(false), reason: z.string() }),
+]);
+export type PostReplyResult = z.infer<typeof PostReplyResult>;
+
+export type ReplyToPost = {
+  messageId: string;
+  /** null when the LLM failed and there is no fallback text: only the failure is recorded. */
+  content: string | null;
+  isFallback: boolean;
+  model: string;
+  promptTokens: number | null;
+  completionTokens: number | null;
+  llmLatencyMs: number;
+  error: string | null;
+};
+
+/** The function's two database calls; every rule is decided inside them, in SQL. */
+export type ReplyStore = {
+  replyContext(messageId: string): Promise<ReplyContext>;
+  postReply(reply: ReplyToPost): Promise<PostReplyResult>;
+};
+
+export class DatabaseError extends Error {}
+
+export function createReplyStore(supabaseUrl: string, serviceKey: string): ReplyStore {
+  const supabase = createClient(supabaseUrl, serviceKey, {
+    auth: { persistSession: false, autoRefreshToken: false, detectSessionInUrl: false },
+  });
+
+  async function call<T>(
+    fn: string,
+    args: Record<string, unknown>,
+    schema: z.ZodType<T>,
+  ): Promise<T> {
+    const { data, error } = await supabase.rpc(fn, args);
+    if (error) throw new DatabaseError(`${fn} failed: ${error.code ?? ""} ${error.message}`.trim());
+    const parsed = schema.safeParse(data);
+    if (!parsed.success) throw new DatabaseError(`${fn} returned an unexpected shape`);
+    return parsed.data;
+  }
+
+  return {
+    replyContext: (messageId) => call("ai_reply_context", { message_id: messageId }, ReplyContext),
+    postReply: (reply) =>
+      call("ai_post_reply", {
+        message_id: reply.messageId,
+        content: reply.content,
+        model: reply.model,
+        prompt_tokens: reply.promptTokens,
+        completion_tokens: reply.completionTokens,
+        llm_latency_ms: reply.llmLatencyMs,
+        is_fallback: reply.isFallback,
+        error: reply.error,
+      }, PostReplyResult),
+  };
+}

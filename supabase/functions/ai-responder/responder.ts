@@ -1,0 +1,100 @@
+import { describeLlmError, EmptyReplyError, type Llm } from "./llm.ts";
+import type { VisitorMessage } from "./payload.ts";
+import { buildPrompt, defaultSystemPrompt } from "./prompt.ts";
+import type { ReplyStore } from "./reply-store.ts";
+
+export type Clock = { now(): number; sleep(ms: number): Promise<void> };
+
+export const systemClock: Clock = {
+  now: () => Date.now(),
+  sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
+};
+
+export type ResponderDeps = { store: ReplyStore; llm: Llm; clock: Clock; defaultModel: string };
+
+/** What happened to one visitor message; logged, never shown to the visitor. */
+export type Outcome = {
+  outcome: "answered" | "fallback" | "skipped" | "failed";
+  reason?: string;
+  timings: { wait_ms: number; context_ms: number; llm_ms?: number; post_ms?: number };
+};
+
+/** Longest coalescing wait honoured, whatever the x-reply-delay-ms header says. */
+export const MAX_REPLY_DELAY_MS = 10_000;
+
+/**
+ * Answers one visitor message: waits until the project's reply delay has passed since the
+ * message was written (so a burst gets one answer), asks the database whether and with what to
+ * answer, calls the LLM, and posts the reply, or the project's fallback text if the LLM failed.
+ */
+export async function answerVisitorMessage(
+  deps: ResponderDeps,
+  message: VisitorMessage,
+  replyDelayMs: number,
+): Promise<Outcome> {
+  const { store, llm, clock } = deps;
+  let mark = clock.now();
+  const lap = () => {
+    const now = clock.now();
+    const elapsed = now - mark;
+    mark = now;
+    return elapsed;
+  };
+
+  const delay = Math.min(Math.max(replyDelayMs, 0), MAX_REPLY_DELAY_MS);
+  const wait = Math.min(delay, Date.parse(message.created_at) + delay - clock.now());
+  if (wait > 0) await clock.sleep(wait);
+  const wait_ms = lap();
+
+  const context = await store.replyContext(message.id);
+  const context_ms = lap();
+  if (context.action === "skip") {
+    return { outcome: "skipped", reason: context.reason, timings: { wait_ms, context_ms } };
+  }
+
+  const { project, history } = context;
+  const model = project.model ?? deps.defaultModel;
+  const messages = buildPrompt(project.system_prompt ?? defaultSystemPrompt(project.name), history);
+
+  let reply;
+  try {
+    const completion = await llm.complete({ model, messages });
+    if (!completion.content) throw new EmptyReplyError();
+    const llm_ms = lap();
+    reply = {
+      content: completion.content,
+      isFallback: false,
+      model: completion.model,
+      promptTokens: completion.promptTokens,
+      completionTokens: completion.completionTokens,
+      llmLatencyMs: llm_ms,
+      error: null,
+    };
+  } catch (error) {
+    reply = {
+      content: project.fallback_message,
+      isFallback: true,
+      model,
+      promptTokens: null,
+      completionTokens: null,
+      llmLatencyMs: lap(),
+      error: describeLlmError(error),
+    };
+  }
+
+  const posted = await store.postReply({ messageId: message.id, ...reply });
+  const timings = { wait_ms, context_ms, llm_ms: reply.llmLatencyMs, post_ms: lap() };
+  if (!posted.posted) {
+    const failed = reply.content === null;
+    return {
+      outcome: failed ? "failed" : "skipped",
+      reason: reply.error ?? posted.reason,
+      timings,
+    };
+  }
+  return {
+    outcome: reply.isFallback ? "fallback" : "answered",
+    ...(reply.error ? { reason: reply.error } : {}),
+    timings,
+  };
+}

@@ -1,0 +1,107 @@
+// Stands in for Supabase's Edge Runtime: serves one function's real index.ts on real Deno
+// (the deno npm package), from the function's folder so that its own deno.json and
+// deno.lock resolve the npm: imports, with only the environment the platform would inject.
+import { spawn, type ChildProcess } from "node:child_process";
+import { createRequire } from "node:module";
+import { join } from "node:path";
+import { trackChild } from "./processes.ts";
+
+const root = join(import.meta.dirname, "..");
+
+export type EdgeFunction = {
+  name: string;
+  url: string;
+  /** Every line the function printed (its structured logs), in order. */
+  logs: string[];
+  stop(): Promise<void>;
+  /** Kills the process at once, as a crashed or recycled instance would be. */
+  kill(): Promise<void>;
+  start(): Promise<void>;
+};
+
+export type EdgeFunctionOptions = {
+  name: string;
+  port: number;
+  env: Record<string, string>;
+  onLog?: (line: string) => void;
+  /** How long a start may take (the first start may download npm packages). */
+  startTimeoutMs?: number;
+};
+
+export function denoPath(): string {
+  return join(createRequire(import.meta.url).resolve("deno/package.json"), "..", "deno");
+}
+
+export async function serveEdgeFunction(options: EdgeFunctionOptions): Promise<EdgeFunction> {
+  const logs: string[] = [];
+  let child: ChildProcess | undefined;
+
+  async function start(): Promise<void> {
+    const process_ = spawn(
+      denoPath(),
+      ["run", "--allow-net", "--allow-env", "--allow-read", "--allow-sys", "--no-prompt", "--node-modules-dir=none", "index.ts"],
+      {
+        cwd: join(root, "supabase", "functions", options.name),
+        env: {
+          PATH: process.env.PATH ?? "",
+          HOME: process.env.HOME ?? "",
+          ...(process.env.DENO_DIR ? { DENO_DIR: process.env.DENO_DIR } : {}),
+          NO_COLOR: "1",
+          DENO_SERVE_ADDRESS: `tcp:127.0.0.1:${options.port}`,
+          ...options.env,
+        },
+        stdio: ["ignore", "pipe", "pipe"],
+      },
+    );
+    child = process_;
+    trackChild(process_);
+    const ready = new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(
+        () => reject(new Error(`${options.name} did not start within ${options.startTimeoutMs ?? 120_000} ms:\n${logs.join("\n")}`)),
+        options.startTimeoutMs ?? 120_000,
+      );
+      const onLine = (line: string) => {
+        logs.push(line);
+        options.onLog?.(line);
+        if (line.startsWith("Listening on")) {
+          clearTimeout(timer);
+          resolve();
+        }
+      };
+      for (const stream of [process_.stdout!, process_.stderr!]) {
+        let buffered = "";
+        stream.setEncoding("utf8");
+        stream.on("data", (chunk: string) => {
+          buffered += chunk;
+          const lines = buffered.split("\n");
+          buffered = lines.pop() ?? "";
+          lines.forEach(onLine);
+        });
+      }
+      process_.once("exit", (code) => {
+        clearTimeout(timer);
+        reject(new Error(`${options.name} exited with code ${code} before serving:\n${logs.join("\n")}`));
+      });
+    });
+    await ready;
+  }
+
+  async function stopWith(signal: NodeJS.Signals): Promise<void> {
+    const running = child;
+    child = undefined;
+    if (!running || running.exitCode !== null || running.signalCode !== null) return;
+    const exited = new Promise((resolve) => running.once("exit", resolve));
+    running.kill(signal);
+    await exited;
+  }
+
+  await start();
+  return {
+    name: options.name,
+    url: `http://127.0.0.1:${options.port}`,
+    logs,
+    start,
+    stop: () => stopWith("SIGTERM"),
+    kill: () => stopWith("SIGKILL"),
+  };
+}

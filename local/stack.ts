@@ -1,0 +1,165 @@
+// The Docker-free local Supabase stack: real PostgreSQL with the project's migrations, the
+// pg_net worker, the ai-responder function on real Deno, the API gateway, and (without a
+// GROQ_API_KEY) the stand-in LLM. `npm start` runs it on Supabase's usual ports; tests and
+// the benchmark start their own on free ports.
+import { randomBytes } from "node:crypto";
+import { readFileSync } from "node:fs";
+import { createServer } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { mkdtemp, rm } from "node:fs/promises";
+import pg from "pg";
+import { parse as parseToml } from "smol-toml";
+import { type ApiKeys, makeApiKeys } from "./api-keys.ts";
+import { type Database, startDatabase } from "./database.ts";
+import { type EdgeFunction, serveEdgeFunction } from "./edge-function.ts";
+import { type Gateway, startGateway } from "./gateway.ts";
+import { type PgNetWorker, startPgNetWorker } from "./pg-net-worker.ts";
+import { type Pace, type StandInLlm, startStandInLlm } from "./stand-in-llm.ts";
+
+const root = join(import.meta.dirname, "..");
+
+export type StackOptions = {
+  /** Where PostgreSQL keeps its data; a fresh temporary folder (removed on stop) if absent. */
+  dataDir?: string;
+  /** 0 or absent: a free port. */
+  dbPort?: number;
+  gatewayPort?: number;
+  seed?: boolean;
+  /** Real Groq when apiKey is set; otherwise the stand-in LLM. */
+  groq?: { apiKey?: string; baseURL?: string; model?: string };
+  webhookSecret?: string;
+  /** Extra environment for the function (timeouts, retries...). */
+  functionEnv?: Record<string, string>;
+  llmPace?: Pace;
+  log?: (source: "postgres" | "function" | "worker", line: string) => void;
+};
+
+export type Stack = {
+  dbUrl: string;
+  gatewayUrl: string;
+  functionUrl: string;
+  keys: ApiKeys;
+  webhookSecret: string;
+  /** The stand-in LLM, unless real Groq is used. */
+  llm: StandInLlm | undefined;
+  database: Database;
+  edgeFunction: EdgeFunction;
+  gateway: Gateway;
+  /** A pool of superuser connections, for tests and tools. */
+  pool: pg.Pool;
+  stop(): Promise<void>;
+};
+
+export async function startStack(options: StackOptions = {}): Promise<Stack> {
+  const cleanups: (() => Promise<unknown>)[] = [];
+  const stopAll = async () => {
+    for (const cleanup of cleanups.reverse()) await cleanup().catch(() => {});
+  };
+  try {
+    const keys = makeApiKeys();
+    const webhookSecret = options.webhookSecret ?? randomBytes(24).toString("base64url");
+
+    let dataDir = options.dataDir;
+    if (!dataDir) {
+      const scratch = await mkdtemp(join(tmpdir(), "ai-responder-stack-"));
+      cleanups.push(() => rm(scratch, { recursive: true, force: true }));
+      dataDir = join(scratch, "db");
+    }
+    const database = await startDatabase({
+      dataDir,
+      port: options.dbPort || (await freePort()),
+      seed: options.seed,
+      log: (line) => options.log?.("postgres", line),
+    });
+    cleanups.push(() => database.stop());
+
+    const pool = new pg.Pool({ connectionString: database.url, max: 20 });
+    pool.on("error", () => {});
+    cleanups.push(() => pool.end());
+    const apiPool = new pg.Pool({ connectionString: database.authenticatorUrl, max: 20 });
+    apiPool.on("error", () => {});
+    cleanups.push(() => apiPool.end());
+
+    const worker: PgNetWorker = await startPgNetWorker(database.url, (line) => options.log?.("worker", line));
+    cleanups.push(() => worker.stop());
+
+    const llm = options.groq?.apiKey ? undefined : await startStandInLlm({ pace: options.llmPace });
+    if (llm) cleanups.push(() => llm.stop());
+
+    const gatewayPort = options.gatewayPort || (await freePort());
+    const functionPort = await freePort();
+    const gatewayUrl = `http://127.0.0.1:${gatewayPort}`;
+
+    // The two Vault secrets the webhook trigger reads (README: "Deploy").
+    await setVaultSecret(pool, "project_url", gatewayUrl);
+    await setVaultSecret(pool, "ai_responder_webhook_secret", webhookSecret);
+
+    const edgeFunction = await serveEdgeFunction({
+      name: "ai-responder",
+      port: functionPort,
+      onLog: (line) => options.log?.("function", line),
+      env: {
+        // What Supabase injects into every Edge Function...
+        SUPABASE_URL: gatewayUrl,
+        SUPABASE_ANON_KEY: keys.anonKey,
+        SUPABASE_SERVICE_ROLE_KEY: keys.serviceRoleKey,
+        SUPABASE_PUBLISHABLE_KEYS: JSON.stringify({ default: keys.publishableKey }),
+        SUPABASE_SECRET_KEYS: JSON.stringify({ default: keys.secretKey }),
+        SUPABASE_DB_URL: database.url,
+        // ...and the secrets set with `supabase secrets set`.
+        AI_RESPONDER_WEBHOOK_SECRET: webhookSecret,
+        GROQ_API_KEY: options.groq?.apiKey || llm!.apiKey,
+        ...(llm ? { GROQ_BASE_URL: llm.baseURL } : options.groq?.baseURL ? { GROQ_BASE_URL: options.groq.baseURL } : {}),
+        ...(options.groq?.model ? { GROQ_MODEL: options.groq.model } : {}),
+        ...options.functionEnv,
+      },
+    });
+    cleanups.push(() => edgeFunction.stop());
+
+    const gateway = await startGateway({ port: gatewayPort, pool: apiPool, keys, functions: functionRoutes({ "ai-responder": edgeFunction.url }) });
+    cleanups.push(() => gateway.stop());
+
+    return {
+      dbUrl: database.url,
+      gatewayUrl,
+      functionUrl: `${gatewayUrl}/functions/v1/ai-responder`,
+      keys,
+      webhookSecret,
+      llm,
+      database,
+      edgeFunction,
+      gateway,
+      pool,
+      stop: stopAll,
+    };
+  } catch (error) {
+    await stopAll();
+    throw error;
+  }
+}
+
+/** Each served function with its verify_jwt setting from supabase/config.toml (default true, as on Supabase). */
+function functionRoutes(urls: Record<string, string>) {
+  const config = parseToml(readFileSync(join(root, "supabase", "config.toml"), "utf8")) as {
+    functions?: Record<string, { verify_jwt?: boolean }>;
+  };
+  return Object.fromEntries(
+    Object.entries(urls).map(([name, url]) => [name, { url, verifyJwt: config.functions?.[name]?.verify_jwt ?? true }]),
+  );
+}
+
+/** Through Vault's own API, as a person would in the SQL editor. */
+async function setVaultSecret(pool: pg.Pool, name: string, value: string): Promise<void> {
+  const { rowCount } = await pool.query("select vault.update_secret(id, $2) from vault.secrets where name = $1", [name, value]);
+  if (!rowCount) await pool.query("select vault.create_secret($2, $1)", [name, value]);
+}
+
+export async function freePort(): Promise<number> {
+  const server = createServer();
+  server.listen(0, "127.0.0.1");
+  await new Promise((resolve) => server.once("listening", resolve));
+  const { port } = server.address() as { port: number };
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}

@@ -1,0 +1,179 @@
+// Stands in for Groq's OpenAI-compatible API (POST /openai/v1/chat/completions): the same
+// request checks (API key, Groq's 400 for unsupported properties, decommissioned models),
+// the same response shape (usage with Groq's timing fields, x_groq, rate-limit headers,
+// SSE streams ending in [DONE]), and error injection for tests: 429 with retry-after,
+// 500, and slow answers. Replies are canned text, clearly marked as not from Groq.
+import { once } from "node:events";
+import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
+import type { AddressInfo } from "node:net";
+import { randomUUID } from "node:crypto";
+
+type ChatMessage = { role: string; content: string; name?: string };
+export type RecordedRequest = { at: number; body: { model: string; messages: ChatMessage[]; [key: string]: unknown } };
+
+/** What the stand-in does with one request. */
+export type Behaviour =
+  | { status: 429; retryAfterSeconds: number }
+  | { status: 500 | 503 }
+  | { delayMs: number; content?: string }
+  | { content: string };
+
+/** How fast answers come: Groq-like pacing is about 200 ms to the first token, then ~300 tokens/s. */
+export type Pace = { firstTokenMs: number; tokensPerSecond: number };
+
+export type StandInLlm = {
+  /** The baseURL to give the OpenAI SDK (like https://api.groq.com/openai/v1). */
+  baseURL: string;
+  apiKey: string;
+  /** Every request received, in order. */
+  requests: RecordedRequest[];
+  /** Requests whose messages contain `text` anywhere. */
+  requestsMentioning(text: string): RecordedRequest[];
+  /**
+   * Scripts the next requests whose messages contain `text`: one behaviour per request, in
+   * order; with `always`, the last behaviour repeats until cleared. Tests stay independent
+   * by matching a marker of their own.
+   */
+  script(text: string, behaviours: Behaviour[], options?: { always?: boolean }): void;
+  clearScript(text: string): void;
+  setPace(pace: Pace | null): void;
+  stop(): Promise<void>;
+};
+
+const UNSUPPORTED = ["store", "logprobs", "logit_bias", "top_logprobs", "messages[].name"] as const;
+const DECOMMISSIONED = new Set(["llama-3.3-70b-versatile", "llama-3.1-8b-instant"]);
+
+export async function startStandInLlm(options: { port?: number; apiKey?: string; pace?: Pace } = {}): Promise<StandInLlm> {
+  const apiKey = options.apiKey ?? `stand-in-${randomUUID()}`;
+  const requests: RecordedRequest[] = [];
+  const scripts = new Map<string, { behaviours: Behaviour[]; always: boolean }>();
+  let pace: Pace | null = options.pace ?? null;
+
+  function behaviourFor(body: RecordedRequest["body"]): Behaviour | undefined {
+    const text = body.messages.map((m) => m.content).join("\n");
+    for (const [marker, script] of scripts) {
+      if (!text.includes(marker)) continue;
+      const next = script.always && script.behaviours.length === 1 ? script.behaviours[0] : script.behaviours.shift();
+      if (!script.always && script.behaviours.length === 0) scripts.delete(marker);
+      return next;
+    }
+    return undefined;
+  }
+
+  const server = createServer(async (request: IncomingMessage, response: ServerResponse) => {
+    const send = (status: number, body: unknown, headers: Record<string, string> = {}) => {
+      response.writeHead(status, { "content-type": "application/json", ...headers });
+      response.end(JSON.stringify(body));
+    };
+    const fail = (status: number, message: string, type: string, code?: string) =>
+      send(status, { error: { message, type, ...(code ? { code } : {}) } });
+
+    if (request.method !== "POST" || !request.url?.endsWith("/chat/completions")) {
+      return fail(404, "Unknown request URL. Please check the URL for typos.", "invalid_request_error", "unknown_url");
+    }
+    if (request.headers.authorization !== `Bearer ${apiKey}`) {
+      return fail(401, "Invalid API Key", "invalid_request_error", "invalid_api_key");
+    }
+    let body: RecordedRequest["body"];
+    try {
+      const chunks: Buffer[] = [];
+      for await (const chunk of request) chunks.push(chunk as Buffer);
+      body = JSON.parse(Buffer.concat(chunks).toString("utf8"));
+      if (typeof body.model !== "string" || !Array.isArray(body.messages)) throw new Error();
+    } catch {
+      return fail(400, "'messages' : property 'messages' is missing", "invalid_request_error");
+    }
+    requests.push({ at: Date.now(), body });
+
+    const unsupported = UNSUPPORTED.find((property) =>
+      property === "messages[].name" ? body.messages.some((m) => "name" in m) : property in body
+    ) ?? (body.n !== undefined && body.n !== 1 ? "n" : undefined);
+    if (unsupported) {
+      return fail(400, `property '${unsupported}' is unsupported`, "invalid_request_error");
+    }
+    if (DECOMMISSIONED.has(body.model)) {
+      return fail(400, `The model \`${body.model}\` has been decommissioned and is no longer supported.`, "invalid_request_error", "model_decommissioned");
+    }
+
+    const behaviour = behaviourFor(body);
+    if (behaviour && "status" in behaviour) {
+      if (behaviour.status === 429) {
+        response.writeHead(429, { "content-type": "application/json", "retry-after": String(behaviour.retryAfterSeconds) });
+        return response.end(JSON.stringify({
+          error: {
+            message: `Rate limit reached for model \`${body.model}\` on tokens per minute (TPM). Please try again in ${behaviour.retryAfterSeconds}s.`,
+            type: "tokens",
+            code: "rate_limit_exceeded",
+          },
+        }));
+      }
+      return fail(behaviour.status, "Internal Server Error", "internal_server_error");
+    }
+
+    const lastUser = [...body.messages].reverse().find((m) => m.role === "user")?.content ?? "";
+    const content = (behaviour && "content" in behaviour && behaviour.content) ||
+      `[stand-in LLM, not Groq] Thanks for your message: "${lastUser.slice(0, 120)}"`;
+    const promptTokens = Math.ceil(body.messages.reduce((sum, m) => sum + m.content.length, 0) / 4);
+    const completionTokens = Math.ceil(content.length / 4);
+    const delayMs = (behaviour && "delayMs" in behaviour ? behaviour.delayMs : 0) +
+      (pace ? pace.firstTokenMs + (completionTokens / pace.tokensPerSecond) * 1000 : 0);
+    if (delayMs > 0) {
+      const closed = once(request.socket, "close").then(() => "closed" as const);
+      const waited = await Promise.race([new Promise((r) => setTimeout(r, delayMs)).then(() => "waited" as const), closed]);
+      if (waited === "closed") return;
+    }
+
+    const id = `chatcmpl-${randomUUID()}`;
+    const created = Math.floor(Date.now() / 1000);
+    const seconds = delayMs / 1000;
+    const usage = {
+      queue_time: 0.01, prompt_tokens: promptTokens, prompt_time: 0.001,
+      completion_tokens: completionTokens, completion_time: seconds, total_tokens: promptTokens + completionTokens,
+      total_time: seconds + 0.001,
+    };
+    const rateLimitHeaders = {
+      "x-ratelimit-limit-requests": "14400", "x-ratelimit-remaining-requests": "14399",
+      "x-ratelimit-limit-tokens": "6000", "x-ratelimit-remaining-tokens": String(6000 - usage.total_tokens),
+      "x-ratelimit-reset-requests": "6s", "x-ratelimit-reset-tokens": "1s",
+    };
+
+    if (body.stream === true) {
+      response.writeHead(200, { "content-type": "text/event-stream", ...rateLimitHeaders });
+      const chunk = (delta: object, finish: string | null, extra: object = {}) =>
+        `data: ${JSON.stringify({ id, object: "chat.completion.chunk", created, model: body.model, choices: [{ index: 0, delta, logprobs: null, finish_reason: finish }], ...extra })}\n\n`;
+      response.write(chunk({ role: "assistant", content: "" }, null, { x_groq: { id: `req_${randomUUID()}` } }));
+      for (const word of content.match(/\S+\s*/g) ?? []) response.write(chunk({ content: word }, null));
+      response.write(chunk({}, "stop", { x_groq: { id: `req_${randomUUID()}`, usage }, usage }));
+      const streamOptions = body.stream_options as { include_usage?: boolean } | undefined;
+      if (streamOptions?.include_usage) {
+        response.write(`data: ${JSON.stringify({ id, object: "chat.completion.chunk", created, model: body.model, choices: [], usage })}\n\n`);
+      }
+      return response.end("data: [DONE]\n\n");
+    }
+
+    send(200, {
+      id, object: "chat.completion", created, model: body.model,
+      choices: [{ index: 0, message: { role: "assistant", content }, logprobs: null, finish_reason: "stop" }],
+      usage, usage_breakdown: null, system_fingerprint: "fp_stand_in", x_groq: { id: `req_${randomUUID()}` },
+    }, rateLimitHeaders);
+  });
+
+  server.listen(options.port ?? 0, "127.0.0.1");
+  await once(server, "listening");
+  const { port } = server.address() as AddressInfo;
+
+  return {
+    baseURL: `http://127.0.0.1:${port}/openai/v1`,
+    apiKey,
+    requests,
+    requestsMentioning: (text) => requests.filter((r) => r.body.messages.some((m) => m.content.includes(text))),
+    script: (text, behaviours, { always = false } = {}) => scripts.set(text, { behaviours: [...behaviours], always }),
+    clearScript: (text) => void scripts.delete(text),
+    setPace: (next) => void (pace = next),
+    async stop() {
+      server.closeAllConnections();
+      server.close();
+      await once(server, "close").catch(() => {});
+    },
+  };
+}

@@ -92,7 +92,7 @@ export async function startPgNetWorker(databaseUrl: string, log: (line: string) 
       const reply = await fetch(request.url, {
         method: request.method,
         headers: request.headers,
-        body: request.method === "GET" ? undefined : (request.body ?? undefined),
+        body: request.method === "GET" || !request.body ? undefined : new Uint8Array(request.body),
         signal: AbortSignal.timeout(request.timeout_milliseconds),
       });
       response = {

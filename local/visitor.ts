@@ -1,0 +1,27 @@
+// Runs SQL as an API caller exactly as PostgREST and Realtime do: in a transaction, with
+// `set local role` and request.jwt.claims, so row level security applies as in production.
+import pg from "pg";
+
+export type Claims = { role: "anon" | "authenticated" | "service_role"; sub?: string; is_anonymous?: boolean };
+
+export async function withClaims<T>(pool: pg.Pool, claims: Claims, work: (client: pg.PoolClient) => Promise<T>): Promise<T> {
+  const client = await pool.connect();
+  try {
+    await client.query("begin");
+    await client.query(`set local role ${pg.escapeIdentifier(claims.role)}`);
+    await client.query("select set_config('request.jwt.claims', $1, true)", [JSON.stringify(claims)]);
+    const result = await work(client);
+    await client.query("commit");
+    return result;
+  } catch (error) {
+    await client.query("rollback").catch(() => {});
+    throw error;
+  } finally {
+    client.release();
+  }
+}
+
+/** An anonymous visitor signed in with signInAnonymously(): role authenticated, is_anonymous true. */
+export function asVisitor<T>(pool: pg.Pool, visitorId: string, work: (client: pg.PoolClient) => Promise<T>): Promise<T> {
+  return withClaims(pool, { role: "authenticated", sub: visitorId, is_anonymous: true }, work);
+}

@@ -32,12 +32,21 @@ create index on net._http_response (created);
 -- The real net.wake() sets the worker's latch; NOTIFY is the closest a Node worker gets.
 create function net.wake() returns void language sql as $$ select pg_notify('pg_net_wake', '') $$;
 
+-- Percent-encodes like curl_easy_escape: everything but ALPHA, DIGIT and -._~
+create function net._urlencode_string(string varchar) returns text
+language sql immutable strict as $$
+  select coalesce(string_agg(
+    case when ch ~ '^[A-Za-z0-9._~-]$' then ch
+    else upper(regexp_replace(encode(convert_to(ch, 'UTF8'), 'hex'), '(..)', '%\1', 'g')) end,
+    '' order by i), '')
+  from regexp_split_to_table(string, '') with ordinality as t(ch, i)
+$$;
+
 create function net._encode_url_with_params(url text, params jsonb) returns text
 language sql immutable as $$
   select case when params is null or params = '{}'::jsonb then url
   else url || case when position('?' in url) > 0 then '&' else '?' end || (
-    select string_agg(replace(replace(replace(key, '%', '%25'), '&', '%26'), '=', '%3D') || '=' ||
-                      replace(replace(replace(value, '%', '%25'), '&', '%26'), '=', '%3D'), '&')
+    select string_agg(net._urlencode_string(key) || '=' || net._urlencode_string(value), '&')
     from jsonb_each_text(params)
   ) end
 $$;

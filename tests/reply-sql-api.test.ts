@@ -67,6 +67,14 @@ describe("ai_reply_context", () => {
     expect(await context(newer)).toMatchObject({ action: "reply" });
   });
 
+  it("does not answer later a message skipped while the AI was off, even once it is back on", async () => {
+    const { projectId, messageId } = await conversationWithMessage();
+    await db.pool.query("update public.projects set ai_enabled = false where id = $1", [projectId]);
+    await context(messageId);
+    await db.pool.query("update public.projects set ai_enabled = true where id = $1", [projectId]);
+    expect(await context(messageId)).toEqual({ action: "skip", reason: "already_handled" });
+  });
+
   it("lets only one caller claim a message at a time (a duplicate delivery stands back)", async () => {
     const { messageId } = await conversationWithMessage();
     const results = await Promise.all([context(messageId), context(messageId), context(messageId)]);

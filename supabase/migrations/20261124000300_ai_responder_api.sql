@@ -73,10 +73,13 @@ begin
   values (visitor_message.id, visitor_message.conversation_id, now() + make_interval(secs => private.claim_seconds()))
   on conflict on constraint ai_reply_jobs_pkey do update
     set claimed_until = excluded.claimed_until
-    where j.claimed_until is null or j.claimed_until < now()
+    -- Re-read at the instant of claiming: another run may have finished since the checks above.
+    where j.outcome is null and (j.claimed_until is null or j.claimed_until < now())
   returning true into claimed;
   if claimed is null then
-    return jsonb_build_object('action', 'skip', 'reason', 'in_progress');
+    return jsonb_build_object('action', 'skip', 'reason', case
+      when exists (select 1 from public.ai_reply_jobs j where j.message_id = visitor_message.id and j.outcome is not null)
+      then 'already_handled' else 'in_progress' end);
   end if;
 
   select p.* into project

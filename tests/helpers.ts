@@ -75,16 +75,16 @@ export async function aiRepliesOf(pool: pg.Pool, conversationId: string): Promis
   return (await messagesOf(pool, conversationId)).filter((m) => m.sender_id === "AI_BOT");
 }
 
-/** Polls until `check` returns a value that is not undefined/false, or fails after `timeoutMs`. */
+/** Polls until `check` returns a value that is not undefined, null or false, or fails after `timeoutMs`. */
 export async function waitFor<T>(
   what: string,
-  check: () => Promise<T | undefined | false>,
+  check: () => Promise<T | undefined | null | false>,
   { timeoutMs = 30_000, intervalMs = 50 } = {},
 ): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const value = await check();
-    if (value !== undefined && value !== false) return value;
+    if (value !== undefined && value !== null && value !== false) return value;
     if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
     await new Promise((resolve) => setTimeout(resolve, intervalMs));
   }

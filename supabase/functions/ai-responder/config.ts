@@ -44,9 +44,10 @@ export function configFromEnv(get: (name: string) => string | undefined): Respon
   );
   const parsed = Env.safeParse(raw);
   if (!parsed.success) {
-    const problems = parsed.error.issues.map((issue) =>
-      `${issue.path.join(".")}: ${issue.input === undefined ? "missing" : issue.message}`
-    );
+    const problems = parsed.error.issues.map((issue) => {
+      const name = issue.path.join(".");
+      return `${name}: ${raw[name] === undefined ? "missing" : issue.message}`;
+    });
     throw new ConfigError(`ai-responder configuration: ${problems.join("; ")}`);
   }
   const env = parsed.data;

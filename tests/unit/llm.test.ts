@@ -1,0 +1,28 @@
+import { describe, expect, it } from "vitest";
+import { createGroqLlm, reasoningOptions } from "../../supabase/functions/ai-responder/llm.ts";
+
+describe("reasoningOptions", () => {
+  it("asks gpt-oss for low effort and no reasoning in the answer; other models get nothing Groq could refuse", () => {
+    expect(reasoningOptions("openai/gpt-oss-20b")).toEqual({ reasoning_effort: "low", include_reasoning: false });
+    expect(reasoningOptions("qwen/qwen3-32b")).toEqual({ reasoning_format: "hidden" });
+    expect(reasoningOptions("meta-llama/llama-4-scout-17b-16e-instruct")).toEqual({});
+  });
+});
+
+describe("the Groq request", () => {
+  it("sends only properties Groq documents, and uses message.content alone as the reply", async () => {
+    let sent: Record<string, unknown> = {};
+    const fakeGroq: typeof fetch = async (_url, init) => {
+      sent = JSON.parse(String(init?.body));
+      return new Response(JSON.stringify({
+        id: "x", object: "chat.completion", created: 0, model: "openai/gpt-oss-20b",
+        choices: [{ index: 0, finish_reason: "stop", message: { role: "assistant", content: " Hello! ", reasoning: "secret thoughts" } }],
+        usage: { prompt_tokens: 12, completion_tokens: 3, total_tokens: 15 },
+      }), { headers: { "content-type": "application/json" } });
+    };
+    const llm = createGroqLlm({ apiKey: "k", baseURL: "http://groq.test/openai/v1", defaultModel: "m", timeoutMs: 1000, maxRetries: 0, deadlineMs: 2000 }, fakeGroq);
+    const completion = await llm.complete({ model: "openai/gpt-oss-20b", messages: [{ role: "user", content: "hi" }] });
+    expect(completion).toEqual({ content: "Hello!", model: "openai/gpt-oss-20b", promptTokens: 12, completionTokens: 3 });
+    expect(Object.keys(sent).sort()).toEqual(["include_reasoning", "max_completion_tokens", "messages", "model", "reasoning_effort"]);
+  });
+});

@@ -15,8 +15,12 @@ const stack = await startStack({
   dataDir: join(root, ".local", "db"),
   dbPort: Number(process.env.LOCAL_DB_PORT ?? 54322),
   gatewayPort: Number(process.env.LOCAL_API_PORT ?? 54321),
-  groq: { apiKey: groqApiKey, baseURL: process.env.GROQ_BASE_URL, model: process.env.GROQ_MODEL },
-  webhookSecret: process.env.AI_RESPONDER_WEBHOOK_SECRET,
+  groq: { apiKey: groqApiKey || undefined, baseURL: process.env.GROQ_BASE_URL || undefined, model: process.env.GROQ_MODEL || undefined },
+  webhookSecret: process.env.AI_RESPONDER_WEBHOOK_SECRET || undefined,
+  functionEnv: Object.fromEntries(
+    ["GROQ_TIMEOUT_MS", "GROQ_MAX_RETRIES", "AI_RESPONDER_LLM_DEADLINE_MS"]
+      .flatMap((name) => (process.env[name] ? [[name, process.env[name]!]] : [])),
+  ),
   log: (source, line) => {
     if (source === "function") describeFunctionLog(line);
     if (source === "worker") console.log(`  (pg_net worker: ${line})`);

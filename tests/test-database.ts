@@ -13,6 +13,7 @@ export async function startTestDatabase(): Promise<TestDatabase> {
   const scratch = await mkdtemp(join(tmpdir(), "ai-responder-db-"));
   const database = await startDatabase({ dataDir: join(scratch, "db"), port: await freePort() });
   const pool = new pg.Pool({ connectionString: database.url, max: 10 });
+  pool.on("error", () => {}); // idle connections see the server shut down at stop()
   return {
     pool,
     url: database.url,

@@ -11,7 +11,14 @@ import { createRpcHandler } from "./postgrest-rpc.ts";
 
 export type FunctionRoute = { url: string; verifyJwt: boolean };
 
-export type Gateway = { url: string; port: number; stop(): Promise<void>; start(): Promise<void> };
+export type Gateway = {
+  url: string;
+  port: number;
+  /** RPC calls served, per function name (the benchmark counts database calls with it). */
+  rpcCalls: Map<string, number>;
+  stop(): Promise<void>;
+  start(): Promise<void>;
+};
 
 const MAX_RPC_BODY_BYTES = 1024 * 1024;
 
@@ -22,6 +29,7 @@ export async function startGateway(options: {
   functions: Record<string, FunctionRoute>;
 }): Promise<Gateway> {
   const callRpc = createRpcHandler(options.pool, options.keys);
+  const rpcCalls = new Map<string, number>();
 
   const handle = async (request: IncomingMessage, response: ServerResponse) => {
     const send = (status: number, body: unknown) => {
@@ -55,6 +63,7 @@ export async function startGateway(options: {
         if (size > MAX_RPC_BODY_BYTES) return send(413, { code: "PGRST413", details: null, hint: null, message: "Payload Too Large" });
         chunks.push(chunk as Buffer);
       }
+      rpcCalls.set(rpc[1]!, (rpcCalls.get(rpc[1]!) ?? 0) + 1);
       const result = await callRpc(rpc[1]!, request, Buffer.concat(chunks).toString("utf8"));
       return send(result.status, result.body);
     }
@@ -79,6 +88,7 @@ export async function startGateway(options: {
   return {
     url: `http://127.0.0.1:${port}`,
     port,
+    rpcCalls,
     start,
     async stop() {
       const running = server;

@@ -46,6 +46,8 @@ export type Stack = {
   database: Database;
   edgeFunction: EdgeFunction;
   gateway: Gateway;
+  /** The pg_net worker stand-in, stoppable so that queued webhooks stay queued. */
+  pgNetWorker: { stop(): Promise<void>; start(): Promise<void> };
   /** A pool of superuser connections, for tests and tools. */
   pool: pg.Pool;
   stop(): Promise<void>;
@@ -81,8 +83,18 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     apiPool.on("error", () => {});
     cleanups.push(() => apiPool.end());
 
-    const worker: PgNetWorker = await startPgNetWorker(database.url, (line) => options.log?.("worker", line));
-    cleanups.push(() => worker.stop());
+    const startWorker = () => startPgNetWorker(database.url, (line) => options.log?.("worker", line));
+    let worker: PgNetWorker | undefined = await startWorker();
+    cleanups.push(async () => worker?.stop());
+    const pgNetWorker = {
+      async stop() {
+        await worker?.stop();
+        worker = undefined;
+      },
+      async start() {
+        worker ??= await startWorker();
+      },
+    };
 
     const llm = options.groq?.apiKey ? undefined : await startStandInLlm({ pace: options.llmPace });
     if (llm) cleanups.push(() => llm.stop());
@@ -130,6 +142,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
       database,
       edgeFunction,
       gateway,
+      pgNetWorker,
       pool,
       stop: stopAll,
     };

@@ -101,13 +101,14 @@ try {
   });
 
   // 6. The function's own time per reply: handler time minus the waits on database and LLM.
-  const own = stack.edgeFunction.logs.flatMap((line) => {
-    const entry = line.startsWith("{") ? JSON.parse(line) : undefined;
-    if (entry?.event !== "handled" || entry.outcome !== "answered") return [];
-    const t = entry.timings;
-    return [entry.total_ms - t.wait_ms - t.context_ms - t.llm_ms - t.post_ms];
-  });
+  type Handled = { event: string; outcome: string; total_ms: number; timings: Record<string, number> };
+  const answered = stack.edgeFunction.logs
+    .flatMap((line) => (line.startsWith("{") ? [JSON.parse(line) as Handled] : []))
+    .filter((entry) => entry.event === "handled" && entry.outcome === "answered");
+  const own = answered.map(({ total_ms, timings: t }) => total_ms - t.wait_ms! - t.context_ms! - t.llm_ms! - t.post_ms!);
   report("function_own_ms_per_reply", percentiles(own));
+  const stage = (name: string) => percentiles(answered.map((entry) => entry.timings[name] ?? 0));
+  report("function_stages_ms", { context: stage("context_ms"), llm: stage("llm_ms"), post: stage("post_ms") });
 
   // 7. Prompt size for a 50-message conversation (default history limit 10, and limit 50).
   for (const limit of [10, 50]) {

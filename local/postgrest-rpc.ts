@@ -17,6 +17,7 @@ const error = (status: number, e: Partial<PostgrestError> & { message: string })
 type FunctionSignature = { args: { name: string; type: string; hasDefault: boolean }[]; returnsSet: boolean; returnsVoid: boolean };
 
 export function createRpcHandler(pool: pg.Pool, keys: ApiKeys) {
+  const cache = new Map<string, FunctionSignature[]>();
   return async function callRpc(name: string, request: IncomingMessage, rawBody: string): Promise<RpcResponse> {
     const apiKey = header(request, "apikey");
     if (!apiKey) {
@@ -51,68 +52,73 @@ export function createRpcHandler(pool: pg.Pool, keys: ApiKeys) {
       return error(400, { code: "PGRST102", message: "Empty or invalid json" });
     }
 
+    const overloads = await schemaCache(name);
+    const signature = overloads.find((candidate) => accepts(candidate, Object.keys(args)));
+    if (!signature) {
+      const names = Object.keys(args).sort();
+      return error(404, {
+        code: "PGRST202",
+        details: `Searched for the function public.${name} with parameters ${names.join(", ")} or with a single unnamed json/jsonb parameter, but no matches were found in the schema cache.`,
+        message: `Could not find the function public.${name}(${names.join(", ")}) in the schema cache`,
+      });
+    }
+
+    // One round trip, as PostgREST pipelines it: role and claims for this transaction only, then the call.
+    const literal = (value: string) => pg.escapeLiteral(value);
+    const transaction = [
+      "begin",
+      `select set_config('role', ${literal(claims.role)}, true), set_config('request.jwt.claims', ${literal(JSON.stringify(claims))}, true), ` +
+        `set_config('request.method', 'POST', true), set_config('request.path', ${literal(`/rpc/${name}`)}, true)`,
+      buildCall(name, signature, Object.keys(args), literal(JSON.stringify(args))),
+      "commit",
+    ].join(";\n");
     const client = await pool.connect();
     try {
-      const signature = await findFunction(client, name, Object.keys(args));
-      if (!signature) {
-        const names = Object.keys(args).sort();
-        return error(404, {
-          code: "PGRST202",
-          details: `Searched for the function public.${name} with parameters ${names.join(", ")} or with a single unnamed json/jsonb parameter, but no matches were found in the schema cache.`,
-          message: `Could not find the function public.${name}(${names.join(", ")}) in the schema cache`,
-        });
-      }
-      await client.query("begin");
-      try {
-        await client.query(`set local role ${pg.escapeIdentifier(claims.role)}`);
-        await client.query(
-          "select set_config('request.jwt.claims', $1, true), set_config('request.method', 'POST', true), set_config('request.path', $2, true)",
-          [JSON.stringify(claims), `/rpc/${name}`],
-        );
-        const result = await client.query(buildCall(name, signature, Object.keys(args)), [JSON.stringify(args)]);
-        await client.query("commit");
-        if (signature.returnsVoid) return { status: 204, body: undefined };
-        return { status: 200, body: result.rows[0]?.result ?? null };
-      } catch (e) {
-        await client.query("rollback").catch(() => {});
-        return fromPostgresError(e, claims.role);
-      }
+      const results = (await client.query(transaction)) as unknown as pg.QueryResult<{ result: unknown }>[];
+      if (signature.returnsVoid) return { status: 204, body: undefined };
+      return { status: 200, body: results[2]?.rows[0]?.result ?? null };
+    } catch (e) {
+      await client.query("rollback").catch(() => {});
+      return fromPostgresError(e, claims.role);
     } finally {
       client.release();
     }
   };
+
+  /** PostgREST reads the catalog once into its schema cache; so does this stand-in, per function name. */
+  async function schemaCache(name: string): Promise<FunctionSignature[]> {
+    const cached = cache.get(name);
+    if (cached) return cached;
+    const { rows } = await pool.query<{ names: string[] | null; types: string[]; defaults: number; retset: boolean; rettype: string }>(
+      `select p.proargnames as names,
+              array(select format_type(t, null) from unnest(p.proargtypes) t) as types,
+              p.pronargdefaults as defaults, p.proretset as retset, format_type(p.prorettype, null) as rettype
+       from pg_proc p join pg_namespace n on n.oid = p.pronamespace
+       where n.nspname = 'public' and p.proname = $1`,
+      [name],
+    );
+    const overloads = rows.map((row) => ({
+      args: row.types.map((type, i) => ({ name: row.names?.[i] ?? "", type, hasDefault: i >= row.types.length - row.defaults })),
+      returnsSet: row.retset,
+      returnsVoid: row.rettype === "void",
+    }));
+    if (overloads.length > 0) cache.set(name, overloads);
+    return overloads;
+  }
 }
 
-async function findFunction(client: pg.PoolClient, name: string, given: string[]): Promise<FunctionSignature | null> {
-  const { rows } = await client.query<{ names: string[] | null; types: string[]; defaults: number; retset: boolean; rettype: string }>(
-    `select p.proargnames as names,
-            array(select format_type(t, null) from unnest(p.proargtypes) t) as types,
-            p.pronargdefaults as defaults, p.proretset as retset, format_type(p.prorettype, null) as rettype
-     from pg_proc p join pg_namespace n on n.oid = p.pronamespace
-     where n.nspname = 'public' and p.proname = $1`,
-    [name],
-  );
-  for (const row of rows) {
-    const args = row.types.map((type, i) => ({
-      name: row.names?.[i] ?? "",
-      type,
-      hasDefault: i >= row.types.length - row.defaults,
-    }));
-    const known = new Set(args.map((arg) => arg.name));
-    if (!given.every((key) => known.has(key))) continue;
-    if (!args.every((arg) => arg.hasDefault || given.includes(arg.name))) continue;
-    return { args, returnsSet: row.retset, returnsVoid: row.rettype === "void" };
-  }
-  return null;
+function accepts(signature: FunctionSignature, given: string[]): boolean {
+  const known = new Set(signature.args.map((arg) => arg.name));
+  return given.every((key) => known.has(key)) && signature.args.every((arg) => arg.hasDefault || given.includes(arg.name));
 }
 
 /** Like PostgREST: arguments come out of the JSON body through json_to_record, typed by the signature. */
-function buildCall(name: string, signature: FunctionSignature, given: string[]): string {
+function buildCall(name: string, signature: FunctionSignature, given: string[], body: string): string {
   const used = signature.args.filter((arg) => given.includes(arg.name));
   const columns = used.map((arg) => `${pg.escapeIdentifier(arg.name)} ${arg.type}`).join(", ");
   const named = used.map((arg) => `${pg.escapeIdentifier(arg.name)} := _.${pg.escapeIdentifier(arg.name)}`).join(", ");
   const call = `public.${pg.escapeIdentifier(name)}(${named})`;
-  const source = used.length > 0 ? `json_to_record($1::json) as _(${columns})` : "(select $1::json) as _";
+  const source = used.length > 0 ? `json_to_record(${body}::json) as _(${columns})` : `(select ${body}::json) as _`;
   return signature.returnsSet
     ? `select coalesce(json_agg(r), '[]') as result from ${source} cross join lateral ${call} r`
     : `select to_json(${call}) as result from ${source}`;

@@ -7,9 +7,10 @@ export type Claims = { role: "anon" | "authenticated" | "service_role"; sub?: st
 export async function withClaims<T>(pool: pg.Pool, claims: Claims, work: (client: pg.PoolClient) => Promise<T>): Promise<T> {
   const client = await pool.connect();
   try {
-    await client.query("begin");
-    await client.query(`set local role ${pg.escapeIdentifier(claims.role)}`);
-    await client.query("select set_config('request.jwt.claims', $1, true)", [JSON.stringify(claims)]);
+    await client.query(
+      `begin; set local role ${pg.escapeIdentifier(claims.role)}; ` +
+        `select set_config('request.jwt.claims', ${pg.escapeLiteral(JSON.stringify(claims))}, true)`,
+    );
     const result = await work(client);
     await client.query("commit");
     return result;

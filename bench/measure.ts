@@ -1,5 +1,6 @@
 // Measuring helpers for the benchmark: visitors that write, a watcher that learns of AI replies,
 // and latencies read from the database's own timestamps (one clock, microsecond precision).
+import { readdirSync, readFileSync } from "node:fs";
 import type pg from "pg";
 import { asVisitor, withClaims } from "../local/visitor.ts";
 import { createProject, type ProjectSettings, startConversation, visitorSays } from "../tests/helpers.ts";
@@ -95,4 +96,26 @@ export function percentiles(values: number[]) {
   const at = (p: number) => sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)] ?? NaN;
   const round = (value: number) => Math.round(value * 10) / 10;
   return { n: sorted.length, p50: round(at(50)), p95: round(at(95)), p99: round(at(99)), max: round(at(100)) };
+}
+
+/** CPU seconds used so far by this Node process, the function's Deno process, and all PostgreSQL processes (Linux). */
+export function cpuSeconds(denoPid: number | undefined): { node: number; deno: number; postgres: number } {
+  const ticks = 100; // USER_HZ on Linux
+  const readStat = (pid: string) => {
+    try {
+      const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+      const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+      return { name: stat.slice(stat.indexOf("(") + 1, stat.lastIndexOf(")")), seconds: (Number(fields[11]) + Number(fields[12])) / ticks };
+    } catch {
+      return undefined;
+    }
+  };
+  const usage = process.cpuUsage();
+  const postgres = readdirSync("/proc").filter((pid) => /^\d+$/.test(pid)).map(readStat)
+    .filter((stat) => stat?.name === "postgres").reduce((sum, stat) => sum + stat!.seconds, 0);
+  return {
+    node: (usage.user + usage.system) / 1e6,
+    deno: denoPid ? (readStat(String(denoPid))?.seconds ?? 0) : 0,
+    postgres,
+  };
 }

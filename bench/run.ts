@@ -8,7 +8,7 @@ import { join } from "node:path";
 import { denoPath } from "../local/edge-function.ts";
 import { startStack } from "../local/stack.ts";
 import { visitorSays } from "../tests/helpers.ts";
-import { closedLoop, conversations, floorRound, percentiles, replyLatencies, replyWatcher } from "./measure.ts";
+import { closedLoop, conversations, cpuSeconds, floorRound, percentiles, replyLatencies, replyWatcher } from "./measure.ts";
 
 const quick = process.argv.includes("--quick");
 const scale = (full: number, small: number) => (quick ? small : full);
@@ -59,6 +59,7 @@ try {
   const saturation = await conversations(pool, scale(1000, 100));
   const rpcBefore = new Map(stack.gateway.rpcCalls);
   const llmBefore = stack.llm!.requests.length;
+  const cpuBefore = cpuSeconds(stack.edgeFunction.pid());
   const throughputStart = performance.now();
   const saturationIds: string[] = [];
   const writers = 20;
@@ -70,9 +71,16 @@ try {
   }));
   await Promise.all(saturationIds.map((id) => watcher.replyTo(id, 120_000)));
   const seconds = (performance.now() - throughputStart) / 1000;
+  const cpuAfter = cpuSeconds(stack.edgeFunction.pid());
   report("throughput_answered_per_s", {
     messages: saturationIds.length, seconds: Math.round(seconds * 100) / 100,
     per_second: Math.round(saturationIds.length / seconds), floor_per_second: Math.round(floorPerSecond),
+  });
+
+  const cpuMs = (part: keyof typeof cpuAfter) => Math.round(((cpuAfter[part] - cpuBefore[part]) / saturationIds.length) * 1e4) / 10;
+  report("cpu_ms_per_answered_message", {
+    postgres: cpuMs("postgres"), deno_function: cpuMs("deno"),
+    node_stand_ins_and_bench: cpuMs("node"), note: "node = gateway + pg_net worker + stand-in LLM + the benchmark's own visitors",
   });
 
   // 4. Calls per answered message, counted at the gateway and at the stand-in LLM.

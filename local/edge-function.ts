@@ -13,6 +13,8 @@ export type EdgeFunction = {
   url: string;
   /** Every line the function printed (its structured logs), in order. */
   logs: string[];
+  /** The running Deno process's id, if it runs. */
+  pid(): number | undefined;
   stop(): Promise<void>;
   /** Kills the process at once, as a crashed or recycled instance would be. */
   kill(): Promise<void>;
@@ -100,6 +102,7 @@ export async function serveEdgeFunction(options: EdgeFunctionOptions): Promise<E
     name: options.name,
     url: `http://127.0.0.1:${options.port}`,
     logs,
+    pid: () => child?.pid,
     start,
     stop: () => stopWith("SIGTERM"),
     kill: () => stopWith("SIGKILL"),

@@ -160,6 +160,14 @@ try {
   const e2e1 = figures.find((f) => f.figure === "e2e_latency_ms" && f.concurrency === 1) as { p50: number };
   report("pipeline_over_floor", { p50_ratio: Math.round((e2e1.p50 / floorLatency.p50) * 10) / 10, p50_overhead_ms: Math.round((e2e1.p50 - floorLatency.p50) * 10) / 10 });
 
+  const expected = [
+    "machine", "e2e_latency_ms", "floor_latency_ms", "throughput_answered_per_s", "cpu_ms_per_answered_message",
+    "calls_per_answered_message", "burst_of_3", "function_own_ms_per_reply", "function_stages_ms",
+    "prompt_size_50_message_conversation", "cold_start_ms", "e2e_latency_groq_paced_ms", "pipeline_over_floor",
+  ];
+  const missing = expected.filter((name) => !figures.some((f) => f.figure === name));
+  if (missing.length > 0) throw new Error(`benchmark incomplete, missing: ${missing.join(", ")}`);
+
   const resultsDir = join(import.meta.dirname, "results");
   await mkdir(resultsDir, { recursive: true });
   const body = figures.map((f) => JSON.stringify(f)).join("\n") + "\n";

@@ -118,7 +118,7 @@ export async function startStandInLlm(options: { port?: number; apiKey?: string;
     const delayMs = (behaviour && "delayMs" in behaviour ? behaviour.delayMs : 0) +
       (pace ? pace.firstTokenMs + (completionTokens / pace.tokensPerSecond) * 1000 : 0);
     if (delayMs > 0) {
-      const closed = once(request.socket, "close").then(() => "closed" as const);
+      const closed = new Promise<"closed">((resolve) => response.once("close", () => resolve("closed")));
       const waited = await Promise.race([new Promise((r) => setTimeout(r, delayMs)).then(() => "waited" as const), closed]);
       if (waited === "closed") return;
     }

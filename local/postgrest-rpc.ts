@@ -72,16 +72,22 @@ export function createRpcHandler(pool: pg.Pool, keys: ApiKeys) {
       buildCall(name, signature, Object.keys(args), literal(JSON.stringify(args))),
       "commit",
     ].join(";\n");
-    const client = await pool.connect();
+    let client: pg.PoolClient;
+    try {
+      client = await pool.connect();
+    } catch {
+      return error(503, { code: "PGRST001", message: "Database client error. Retrying the connection." });
+    }
     try {
       const results = (await client.query(transaction)) as unknown as pg.QueryResult<{ result: unknown }>[];
+      client.release();
       if (signature.returnsVoid) return { status: 204, body: undefined };
       return { status: 200, body: results[2]?.rows[0]?.result ?? null };
     } catch (e) {
-      await client.query("rollback").catch(() => {});
+      // A connection that cannot even roll back is dead (the database restarted): drop it.
+      const healthy = await client.query("rollback").then(() => true, () => false);
+      client.release(healthy ? undefined : true);
       return fromPostgresError(e, claims.role);
-    } finally {
-      client.release();
     }
   };
 

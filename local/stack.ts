@@ -14,7 +14,8 @@ import { type ApiKeys, makeApiKeys } from "./api-keys.ts";
 import { type Database, startDatabase } from "./database.ts";
 import { type EdgeFunction, serveEdgeFunction } from "./edge-function.ts";
 import { type Gateway, startGateway } from "./gateway.ts";
-import { type PgNetWorker, startPgNetWorker } from "./pg-net-worker.ts";
+import { startCronRunner } from "./cron-runner.ts";
+import { startPgNetWorker } from "./pg-net-worker.ts";
 import { type Pace, type StandInLlm, startStandInLlm } from "./stand-in-llm.ts";
 
 const root = join(import.meta.dirname, "..");
@@ -47,7 +48,9 @@ export type Stack = {
   edgeFunction: EdgeFunction;
   gateway: Gateway;
   /** The pg_net worker stand-in, stoppable so that queued webhooks stay queued. */
-  pgNetWorker: { stop(): Promise<void>; start(): Promise<void> };
+  pgNetWorker: Restartable;
+  /** The pg_cron scheduler stand-in. */
+  cronRunner: Restartable;
   /** A pool of superuser connections, for tests and tools. */
   pool: pg.Pool;
   stop(): Promise<void>;
@@ -83,18 +86,10 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     apiPool.on("error", () => {});
     cleanups.push(() => apiPool.end());
 
-    const startWorker = () => startPgNetWorker(database.url, (line) => options.log?.("worker", line));
-    let worker: PgNetWorker | undefined = await startWorker();
-    cleanups.push(async () => worker?.stop());
-    const pgNetWorker = {
-      async stop() {
-        await worker?.stop();
-        worker = undefined;
-      },
-      async start() {
-        worker ??= await startWorker();
-      },
-    };
+    const pgNetWorker = await restartable(() => startPgNetWorker(database.url, (line) => options.log?.("worker", line)));
+    cleanups.push(() => pgNetWorker.stop());
+    const cronRunner = await restartable(() => startCronRunner(database.url, (line) => options.log?.("worker", line)));
+    cleanups.push(() => cronRunner.stop());
 
     const llm = options.groq?.apiKey ? undefined : await startStandInLlm({ pace: options.llmPace });
     if (llm) cleanups.push(() => llm.stop());
@@ -143,6 +138,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
       edgeFunction,
       gateway,
       pgNetWorker,
+      cronRunner,
       pool,
       stop: stopAll,
     };
@@ -150,6 +146,22 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     await stopAll();
     throw error;
   }
+}
+
+export type Restartable = { stop(): Promise<void>; start(): Promise<void> };
+
+/** A part of the stack that tests can stop and start again, as a fault would. */
+async function restartable(start: () => Promise<{ stop(): Promise<void> }> | { stop(): Promise<void> }): Promise<Restartable> {
+  let part: { stop(): Promise<void> } | undefined = await start();
+  return {
+    async stop() {
+      await part?.stop();
+      part = undefined;
+    },
+    async start() {
+      part ??= await start();
+    },
+  };
 }
 
 /** Each served function with its verify_jwt setting from supabase/config.toml (default true, as on Supabase). */

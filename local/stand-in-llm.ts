@@ -36,6 +36,8 @@ export type StandInLlm = {
    */
   script(text: string, behaviours: Behaviour[], options?: { always?: boolean }): void;
   clearScript(text: string): void;
+  /** Every request not scripted gets this behaviour (an outage), until set back to null. */
+  setOutage(behaviour: Behaviour | null): void;
   setPace(pace: Pace | null): void;
   stop(): Promise<void>;
 };
@@ -48,6 +50,7 @@ export async function startStandInLlm(options: { port?: number; apiKey?: string;
   const requests: RecordedRequest[] = [];
   const scripts = new Map<string, { behaviours: Behaviour[]; always: boolean }>();
   let pace: Pace | null = options.pace ?? null;
+  let outage: Behaviour | null = null;
 
   function behaviourFor(body: RecordedRequest["body"]): Behaviour | undefined {
     const text = body.messages.map((m) => m.content).join("\n");
@@ -57,7 +60,7 @@ export async function startStandInLlm(options: { port?: number; apiKey?: string;
       if (!script.always && script.behaviours.length === 0) scripts.delete(marker);
       return next;
     }
-    return undefined;
+    return outage ?? undefined;
   }
 
   const server = createServer(async (request: IncomingMessage, response: ServerResponse) => {
@@ -170,6 +173,7 @@ export async function startStandInLlm(options: { port?: number; apiKey?: string;
     script: (text, behaviours, { always = false } = {}) => scripts.set(text, { behaviours: [...behaviours], always }),
     clearScript: (text) => void scripts.delete(text),
     setPace: (next) => void (pace = next),
+    setOutage: (behaviour) => void (outage = behaviour),
     async stop() {
       server.closeAllConnections();
       server.close();

@@ -13,12 +13,13 @@ export async function withClaims<T>(pool: pg.Pool, claims: Claims, work: (client
     );
     const result = await work(client);
     await client.query("commit");
+    client.release();
     return result;
   } catch (error) {
-    await client.query("rollback").catch(() => {});
+    // A connection that cannot even roll back is dead (the database restarted): drop it.
+    const healthy = await client.query("rollback").then(() => true, () => false);
+    client.release(healthy ? undefined : true);
     throw error;
-  } finally {
-    client.release();
   }
 }
 

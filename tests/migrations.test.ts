@@ -1,3 +1,5 @@
+import { readdir } from "node:fs/promises";
+import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startTestDatabase, type TestDatabase } from "./test-database.ts";
 
@@ -10,7 +12,14 @@ afterAll(() => db?.stop());
 describe("migrations on an empty database", () => {
   it("apply through the bootstrap, every one recorded like `supabase db push` does", async () => {
     const { rows } = await db.pool.query("select version from supabase_migrations.schema_migrations order by version");
-    expect(rows.map((r) => r.version)).toEqual(["20261124000100", "20261124000200", "20261124000300"]);
+    const files = (await readdir(join(import.meta.dirname, "..", "supabase", "migrations"))).sort();
+    expect(files.length).toBeGreaterThanOrEqual(4);
+    expect(rows.map((r) => r.version)).toEqual(files.map((file) => file.split("_")[0]));
+  });
+
+  it("schedule the retry sweeper with pg_cron every few seconds", async () => {
+    const { rows } = await db.pool.query("select schedule, command, active from cron.job where jobname = 'retry-unanswered-ai-replies'");
+    expect(rows).toEqual([{ schedule: "5 seconds", command: "select private.retry_unanswered_ai_replies()", active: true }]);
   });
 
   it("publish messages (and only messages) to supabase_realtime", async () => {

@@ -87,7 +87,7 @@ describe("the dispatch_ai_reply trigger", () => {
     expect(rows[0].handed_off_to).toBe("agent-ana");
   });
 
-  it("keeps the visitor's message when Vault is not configured, with a warning and an undispatched job", async () => {
+  it("keeps the visitor's message when Vault is not configured, with a warning and a job left open for a retry", async () => {
     await setVault(db.pool, null, null);
     const projectId = await createProject(db.pool);
     const { visitorId, conversationId } = await startConversation(db.pool, projectId);
@@ -108,10 +108,10 @@ describe("the dispatch_ai_reply trigger", () => {
     }
     expect(warnings.join("\n")).toMatch(/set the Vault secrets project_url and ai_responder_webhook_secret/);
     const { rows } = await db.pool.query(
-      "select m.content, j.dispatch_count from public.messages m join public.ai_reply_jobs j on j.message_id = m.id where m.conversation_id = $1",
+      "select m.content, j.dispatch_count, j.last_request_id, j.outcome from public.messages m join public.ai_reply_jobs j on j.message_id = m.id where m.conversation_id = $1",
       [conversationId],
     );
-    expect(rows).toEqual([{ content: "Still saved?", dispatch_count: 0 }]);
+    expect(rows).toEqual([{ content: "Still saved?", dispatch_count: 1, last_request_id: null, outcome: null }]);
     expect(await queued()).toEqual([]);
   });
 

@@ -23,7 +23,7 @@ create table public.ai_reply_jobs (
   last_dispatched_at timestamptz,
   last_request_id bigint,
   claimed_until timestamptz,
-  outcome text check (outcome in ('answered', 'fallback', 'ai_disabled', 'handed_off', 'superseded')),
+  outcome text check (outcome in ('answered', 'fallback', 'ai_disabled', 'handed_off', 'superseded', 'failed')),
   finished_at timestamptz,
   model text,
   prompt_tokens integer,
@@ -40,10 +40,10 @@ create index ai_reply_jobs_open_idx on public.ai_reply_jobs (last_dispatched_at)
 create index ai_reply_jobs_conversation_idx on public.ai_reply_jobs (conversation_id);
 
 comment on table public.ai_reply_jobs is 'One row per visitor message sent to the AI: webhook dispatches, outcome, and LLM usage. Admin-only (no visitor policy).';
-comment on column public.ai_reply_jobs.dispatch_count is 'How many times the webhook was sent for this message.';
+comment on column public.ai_reply_jobs.dispatch_count is 'How many times the webhook was attempted for this message (last_request_id is null if the latest could not be sent).';
 comment on column public.ai_reply_jobs.last_request_id is 'pg_net request id of the latest dispatch: join net._http_response on id for the HTTP outcome.';
 comment on column public.ai_reply_jobs.claimed_until is 'While in the future, one run of the function is answering this message and others stand back.';
-comment on column public.ai_reply_jobs.outcome is 'null while open; answered or fallback once a reply is posted; ai_disabled, handed_off or superseded (a newer visitor message got the answer) when no reply was due.';
+comment on column public.ai_reply_jobs.outcome is 'null while open; answered or fallback once a reply is posted; ai_disabled, handed_off or superseded (a newer visitor message got the answer) when no reply was due; failed when retries ran out (the fallback text is posted if the project has one).';
 comment on column public.ai_reply_jobs.llm_latency_ms is 'Time spent waiting for the LLM, retries included.';
 comment on column public.ai_reply_jobs.error is 'Why the LLM failed (status and type, never content), when a fallback was posted or nothing could be.';
 
@@ -90,11 +90,11 @@ begin
   end if;
 
   insert into public.ai_reply_jobs as j (message_id, conversation_id, dispatch_count, last_dispatched_at, last_request_id)
-  values (message.id, message.conversation_id, (request_id is not null)::integer, now(), request_id)
+  values (message.id, message.conversation_id, 1, now(), request_id)
   on conflict (message_id) do update
-    set dispatch_count = j.dispatch_count + (request_id is not null)::integer,
+    set dispatch_count = j.dispatch_count + 1,
         last_dispatched_at = now(),
-        last_request_id = coalesce(request_id, j.last_request_id);
+        last_request_id = request_id;
 
   return request_id;
 end;

@@ -5,10 +5,6 @@
 --   ai_post_reply(message_id, ...): re-check at that instant, post the reply, record usage.
 -- Both are security invoker: service_role bypasses RLS already, and nobody else may call them.
 
--- How long one run of the function holds a message: longer than its LLM deadline, so that
--- a duplicate delivery stands back, and short enough for a retry after a crashed run.
-create function private.claim_seconds() returns integer language sql immutable as $$ select 60 $$;
-
 -- Why no reply is due for a visitor message at this instant, or null if one is.
 create function private.ai_reply_skip_reason(message public.messages)
 returns text
@@ -29,7 +25,10 @@ $$;
 -- ============================================================================
 -- ai_reply_context
 -- ============================================================================
-create function public.ai_reply_context(message_id uuid)
+-- claim_seconds: how long this run holds the message. The function passes more than its LLM
+-- deadline, so that a duplicate delivery stands back while it works, and a retry can take over
+-- soon after a crashed run.
+create function public.ai_reply_context(message_id uuid, claim_seconds integer default 60)
 returns jsonb
 language plpgsql
 security invoker
@@ -70,7 +69,7 @@ begin
 
   -- Claim the message so that a duplicate delivery arriving now stands back.
   insert into public.ai_reply_jobs as j (message_id, conversation_id, claimed_until)
-  values (visitor_message.id, visitor_message.conversation_id, now() + make_interval(secs => private.claim_seconds()))
+  values (visitor_message.id, visitor_message.conversation_id, now() + make_interval(secs => greatest(ai_reply_context.claim_seconds, 1)))
   on conflict on constraint ai_reply_jobs_pkey do update
     set claimed_until = excluded.claimed_until
     -- Re-read at the instant of claiming: another run may have finished since the checks above.
@@ -113,7 +112,7 @@ begin
 end;
 $$;
 
-comment on function public.ai_reply_context(uuid) is 'For the ai-responder function: whether to answer a visitor message (claiming it if so), the project''s AI settings and the latest messages, oldest first.';
+comment on function public.ai_reply_context(uuid, integer) is 'For the ai-responder function: whether to answer a visitor message (claiming it if so), the project''s AI settings and the latest messages, oldest first.';
 
 -- ============================================================================
 -- ai_post_reply (content null: nothing to post, only the failure is recorded)
@@ -193,12 +192,11 @@ comment on function public.ai_post_reply(uuid, text, text, integer, integer, int
 -- ============================================================================
 -- Only the Edge Function (service_role) may call these.
 -- ============================================================================
-revoke execute on function private.claim_seconds() from public;
 revoke execute on function private.ai_reply_skip_reason(public.messages) from public;
 grant usage on schema private to service_role;
-grant execute on function private.claim_seconds(), private.ai_reply_skip_reason(public.messages) to service_role;
+grant execute on function private.ai_reply_skip_reason(public.messages) to service_role;
 
-revoke execute on function public.ai_reply_context(uuid) from public, anon, authenticated;
+revoke execute on function public.ai_reply_context(uuid, integer) from public, anon, authenticated;
 revoke execute on function public.ai_post_reply(uuid, text, text, integer, integer, integer, boolean, text) from public, anon, authenticated;
-grant execute on function public.ai_reply_context(uuid) to service_role;
+grant execute on function public.ai_reply_context(uuid, integer) to service_role;
 grant execute on function public.ai_post_reply(uuid, text, text, integer, integer, integer, boolean, text) to service_role;

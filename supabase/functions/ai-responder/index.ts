@@ -18,7 +18,12 @@ if (import.meta.main) {
   const config = configFromEnv((name) => Deno.env.get(name));
   Deno.serve(createHandler({
     webhookSecret: config.webhookSecret,
-    store: createReplyStore(config.supabaseUrl, config.supabaseKey),
+    // Room for the LLM deadline and the final database call after it.
+    store: createReplyStore(
+      config.supabaseUrl,
+      config.supabaseKey,
+      Math.ceil(config.groq.deadlineMs / 1000) + 10,
+    ),
     llm: createGroqLlm(config.groq),
     clock: systemClock,
     defaultModel: config.groq.defaultModel,

@@ -47,7 +47,15 @@ export type ReplyStore = {
 
 export class DatabaseError extends Error {}
 
-export function createReplyStore(supabaseUrl: string, serviceKey: string): ReplyStore {
+/**
+ * claimSeconds: how long a run holds a message it answers (ai_reply_context's claim_seconds):
+ * more than the LLM deadline, so that duplicate deliveries stand back while it works.
+ */
+export function createReplyStore(
+  supabaseUrl: string,
+  serviceKey: string,
+  claimSeconds: number,
+): ReplyStore {
   const supabase = createClient(supabaseUrl, serviceKey, {
     auth: { persistSession: false, autoRefreshToken: false, detectSessionInUrl: false },
   });
@@ -65,7 +73,12 @@ export function createReplyStore(supabaseUrl: string, serviceKey: string): Reply
   }
 
   return {
-    replyContext: (messageId) => call("ai_reply_context", { message_id: messageId }, ReplyContext),
+    replyContext: (messageId) =>
+      call(
+        "ai_reply_context",
+        { message_id: messageId, claim_seconds: claimSeconds },
+        ReplyContext,
+      ),
     postReply: (reply) =>
       call("ai_post_reply", {
         message_id: reply.messageId,

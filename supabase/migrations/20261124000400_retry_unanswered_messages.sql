@@ -1,0 +1,92 @@
+-- Durable delivery: Database Webhooks are fire-and-forget (pg_net never retries, keeps its
+-- queue in unlogged tables), and a function instance can die mid-answer. Every few seconds,
+-- pg_cron runs a sweeper that finds visitor messages still owed an answer and sends their
+-- webhook again, with exponential backoff; after a bounded number of attempts it gives up,
+-- posts the project's fallback text if it has one, and marks the job failed for admins.
+-- Idempotency stays in ai_reply_context (claim) and the unique reply per visitor message:
+-- whatever the trigger and the sweeper both send, one reply at most.
+--
+-- Security definer functions in this migration (each bypasses RLS on purpose):
+--   private.retry_unanswered_ai_replies(grace, max_dispatches): run by pg_cron; reads and
+--     updates jobs, and posts fallback replies.
+
+create extension if not exists pg_cron with schema pg_catalog;
+
+create function private.retry_unanswered_ai_replies(
+  grace interval default interval '10 seconds',
+  max_dispatches integer default 5
+)
+returns integer
+language plpgsql
+security definer
+set search_path = ''
+as $$
+declare
+  job record;
+  outcome text;
+  sent integer := 0;
+begin
+  for job in
+    select j.message_id, j.dispatch_count, m as message,
+           p.ai_enabled, p.ai_reply_delay_ms, p.ai_fallback_message, c.handed_off_to,
+           exists (select 1 from public.messages r where r.reply_to = j.message_id) as answered,
+           exists (
+             select 1 from public.messages n
+             where n.conversation_id = m.conversation_id and n.from_customer
+               and (n.created_at, n.id) > (m.created_at, m.id)
+           ) as superseded
+    from public.ai_reply_jobs j
+    join public.messages m on m.id = j.message_id
+    join public.conversations c on c.id = m.conversation_id
+    join public.projects p on p.id = c.project_id
+    where j.outcome is null
+      and (j.claimed_until is null or j.claimed_until < now())
+      -- Backoff: grace after the first dispatch, then twice as long each time, at most 5 minutes.
+      and j.last_dispatched_at < now() - least(grace * power(2, greatest(j.dispatch_count - 1, 0)), interval '5 minutes')
+    order by j.last_dispatched_at
+    limit 200
+    for update of j skip locked
+  loop
+    outcome := case
+      when not job.ai_enabled then 'ai_disabled'
+      when job.handed_off_to is not null then 'handed_off'
+      when job.answered then 'answered'
+      when job.superseded then 'superseded'
+      when job.dispatch_count >= max_dispatches then 'failed'
+    end;
+
+    if outcome is null then
+      perform private.send_ai_reply_webhook(job.message, job.ai_reply_delay_ms);
+      sent := sent + 1;
+      continue;
+    end if;
+
+    if outcome = 'failed' and job.ai_fallback_message is not null then
+      -- Serialises with agent takeovers and a late ai_post_reply, as ai_post_reply does.
+      perform 1 from public.conversations c where c.id = (job.message).conversation_id for update;
+      insert into public.messages (conversation_id, sender_id, from_customer, content, reply_to)
+      values ((job.message).conversation_id, 'AI_BOT', false, job.ai_fallback_message, job.message_id)
+      on conflict (reply_to) do nothing;
+    end if;
+
+    update public.ai_reply_jobs j
+    set outcome = retry_unanswered_ai_replies.outcome,
+        finished_at = now(),
+        error = case when retry_unanswered_ai_replies.outcome = 'failed'
+          then concat_ws('; ', j.error, format('no reply after %s dispatches', j.dispatch_count)
+            || case when job.ai_fallback_message is not null then ', fallback posted' else '' end)
+          else j.error end
+    where j.message_id = job.message_id;
+  end loop;
+  return sent;
+end;
+$$;
+revoke execute on function private.retry_unanswered_ai_replies(interval, integer) from public;
+
+comment on function private.retry_unanswered_ai_replies(interval, integer) is 'Sends the webhook again for visitor messages still owed an answer (backoff from grace, doubling); marks the rest answered, superseded, ai_disabled, handed_off, or failed after max_dispatches (posting the fallback text). Returns how many webhooks it sent.';
+
+select cron.schedule(
+  'retry-unanswered-ai-replies',
+  '5 seconds',
+  $$select private.retry_unanswered_ai_replies()$$
+);

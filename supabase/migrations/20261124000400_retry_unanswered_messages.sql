@@ -23,7 +23,7 @@ set search_path = ''
 as $$
 declare
   job record;
-  outcome text;
+  verdict text;
   sent integer := 0;
 begin
   for job in
@@ -47,7 +47,7 @@ begin
     limit 200
     for update of j skip locked
   loop
-    outcome := case
+    verdict := case
       when not job.ai_enabled then 'ai_disabled'
       when job.handed_off_to is not null then 'handed_off'
       when job.answered then 'answered'
@@ -55,13 +55,13 @@ begin
       when job.dispatch_count >= max_dispatches then 'failed'
     end;
 
-    if outcome is null then
+    if verdict is null then
       perform private.send_ai_reply_webhook(job.message, job.ai_reply_delay_ms);
       sent := sent + 1;
       continue;
     end if;
 
-    if outcome = 'failed' and job.ai_fallback_message is not null then
+    if verdict = 'failed' and job.ai_fallback_message is not null then
       -- Serialises with agent takeovers and a late ai_post_reply, as ai_post_reply does.
       perform 1 from public.conversations c where c.id = (job.message).conversation_id for update;
       insert into public.messages (conversation_id, sender_id, from_customer, content, reply_to)
@@ -70,9 +70,9 @@ begin
     end if;
 
     update public.ai_reply_jobs j
-    set outcome = retry_unanswered_ai_replies.outcome,
+    set outcome = verdict,
         finished_at = now(),
-        error = case when retry_unanswered_ai_replies.outcome = 'failed'
+        error = case when verdict = 'failed'
           then concat_ws('; ', j.error, format('no reply after %s dispatches', j.dispatch_count)
             || case when job.ai_fallback_message is not null then ', fallback posted' else '' end)
           else j.error end

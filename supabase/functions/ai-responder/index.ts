@@ -18,11 +18,11 @@ if (import.meta.main) {
   const config = configFromEnv((name) => Deno.env.get(name));
   Deno.serve(createHandler({
     webhookSecret: config.webhookSecret,
-    // Room for the LLM deadline and the final database call after it.
+    // Room for the LLM deadline and the final database call after it; a crashed run is retried after.
     store: createReplyStore(
       config.supabaseUrl,
       config.supabaseKey,
-      Math.ceil(config.groq.deadlineMs / 1000) + 10,
+      Math.ceil(config.groq.deadlineMs / 1000) + 5,
     ),
     llm: createGroqLlm(config.groq),
     clock: systemClock,

@@ -53,7 +53,9 @@ export function startCronRunner(databaseUrl: string, log: (line: string) => void
     } catch (error) {
       const message = (error as Error).message;
       if (!stopped) log(`cron job ${job.jobid} failed: ${message}`);
-      await client?.query("reset role").catch(() => {});
+      const healthy = await client?.query("reset role").then(() => true, () => false);
+      client?.release(healthy ? undefined : true);
+      client = undefined;
       if (runId) {
         await pool.query("update cron.job_run_details set status = 'failed', return_message = $2, end_time = now() where runid = $1", [runId, message])
           .catch(() => {});

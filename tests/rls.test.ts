@@ -144,3 +144,82 @@ describe("service_role", () => {
     await expect(sql(service, "delete from public.conversations where id = $1 returning id", [extra.conversationId])).resolves.toHaveLength(1);
   });
 });
+
+describe("the full matrix: every actor, table and operation", () => {
+  type Actor = "anon" | "visitor A" | "visitor B" | "permanent user" | "service_role";
+  type Table = "projects" | "conversations" | "messages" | "ai_reply_jobs";
+  type Operation = "select" | "insert" | "update" | "delete";
+  type Verdict = "permission denied" | "own rows only" | "every row" | "allowed";
+
+  let permanent: { visitorId: string; conversationId: string };
+  beforeAll(async () => {
+    const userId = await createVisitor(db.pool, { anonymous: false });
+    const conversationId = await withClaims(db.pool, { role: "authenticated", sub: userId, is_anonymous: false }, async (client) =>
+      (await client.query("insert into public.conversations (project_id, visitor_id) values ($1, $2) returning id", [projectId, userId])).rows[0].id
+    );
+    permanent = { visitorId: userId, conversationId };
+    await withClaims(db.pool, { role: "authenticated", sub: userId, is_anonymous: false }, (client) =>
+      client.query("insert into public.messages (conversation_id, sender_id, from_customer, content) values ($1, $2, true, 'I have an account')", [conversationId, userId])
+    );
+  });
+
+  const claimsOf = (actor: Actor): Claims => {
+    if (actor === "anon") return { role: "anon" };
+    if (actor === "service_role") return { role: "service_role" };
+    const who = actor === "visitor A" ? a : actor === "visitor B" ? b : permanent;
+    return { role: "authenticated", sub: who.visitorId, is_anonymous: actor !== "permanent user" };
+  };
+  const ownConversation = (actor: Actor) => (actor === "visitor A" ? a : actor === "visitor B" ? b : permanent).conversationId;
+  const key = (table: Table) => (table === "ai_reply_jobs" ? "message_id" : "id");
+
+  async function attempt(actor: Actor, table: Table, operation: Operation): Promise<{ rows: { id: string }[] }> {
+    const claims = claimsOf(actor);
+    const me = claims.sub ?? a.visitorId;
+    const conversation = actor === "anon" || actor === "service_role" ? a.conversationId : ownConversation(actor);
+    const statements: Record<Operation, string> = {
+      select: `select ${key(table)}::text as id from public.${table}`,
+      insert: {
+        projects: "insert into public.projects (name) values ('matrix') returning id::text",
+        conversations: `insert into public.conversations (project_id, visitor_id) values ('${projectId}', '${me}') returning id::text`,
+        messages: `insert into public.messages (conversation_id, sender_id, from_customer, content) values ('${conversation}', '${me}', true, 'matrix') returning id::text`,
+        ai_reply_jobs: `insert into public.ai_reply_jobs (message_id, conversation_id) values ('${a.messageId}', '${a.conversationId}') on conflict do nothing returning message_id::text as id`,
+      }[table],
+      update: `update public.${table} set created_at = created_at where false returning ${key(table)}::text as id`,
+      delete: `delete from public.${table} where false returning ${key(table)}::text as id`,
+    };
+    return { rows: await withClaims(db.pool, claims, async (client) => (await client.query(statements[operation])).rows) };
+  }
+
+  const visitorCells = (operation: Operation): [Table, Verdict][] => [
+    ["projects", "permission denied"],
+    ["conversations", operation === "select" ? "own rows only" : operation === "insert" ? "allowed" : "permission denied"],
+    ["messages", operation === "select" ? "own rows only" : operation === "insert" ? "allowed" : "permission denied"],
+    ["ai_reply_jobs", "permission denied"],
+  ];
+  const operations: Operation[] = ["select", "insert", "update", "delete"];
+  const tables: Table[] = ["projects", "conversations", "messages", "ai_reply_jobs"];
+  const cells: [Actor, Table, Operation, Verdict][] = [
+    ...tables.flatMap((table) => operations.map((op): [Actor, Table, Operation, Verdict] => ["anon", table, op, "permission denied"])),
+    ...(["visitor A", "visitor B", "permanent user"] as const).flatMap((actor) =>
+      operations.flatMap((op) => visitorCells(op).map(([table, verdict]): [Actor, Table, Operation, Verdict] => [actor, table, op, verdict]))
+    ),
+    ...tables.flatMap((table) => operations.map((op): [Actor, Table, Operation, Verdict] => ["service_role", table, op, op === "select" ? "every row" : "allowed"])),
+  ];
+
+  it.each(cells)("%s / %s / %s: %s", async (actor, table, operation, verdict) => {
+    if (verdict === "permission denied") {
+      await expect(attempt(actor, table, operation)).rejects.toThrow(`permission denied for table ${table}`);
+      return;
+    }
+    const { rows } = await attempt(actor, table, operation);
+    if (verdict === "allowed") return expect(rows.length).toBeLessThanOrEqual(1);
+    const { rows: all } = await db.pool.query(`select ${key(table)}::text as id from public.${table}`);
+    if (verdict === "every row") return expect(rows.map((r) => r.id).sort()).toEqual(all.map((r) => r.id).sort());
+    // own rows only: exactly the rows of this actor's own conversations
+    const own = table === "conversations"
+      ? await db.pool.query("select id::text from public.conversations where visitor_id = $1", [claimsOf(actor).sub])
+      : await db.pool.query("select m.id::text from public.messages m join public.conversations c on c.id = m.conversation_id where c.visitor_id = $1", [claimsOf(actor).sub]);
+    expect(rows.map((r) => r.id).sort()).toEqual(own.rows.map((r) => r.id).sort());
+    expect(rows.length).toBeGreaterThan(0);
+  });
+});

@@ -2,6 +2,7 @@
 // with N from 1 to 59, or a five-field cron expression in UTC, minute granularity) as the job's
 // user, never two runs of one job at once, and logs each run in cron.job_run_details.
 import pg from "pg";
+import { createPool } from "./database.ts";
 
 type Job = { jobid: string; schedule: string; command: string; username: string };
 
@@ -10,8 +11,7 @@ export type CronRunner = { stop(): Promise<void> };
 const TICK_MS = 200;
 
 export function startCronRunner(databaseUrl: string, log: (line: string) => void = () => {}): CronRunner {
-  const pool = new pg.Pool({ connectionString: databaseUrl, max: 4 });
-  pool.on("error", () => {});
+  const pool = createPool(databaseUrl, 4);
   const lastRun = new Map<string, number>();
   const running = new Map<string, Promise<void>>();
   let stopped = false;

@@ -117,3 +117,15 @@ async function installExtensionStandIns(): Promise<void> {
 async function exists(path: string): Promise<boolean> {
   return stat(path).then(() => true, () => false);
 }
+
+/**
+ * A connection pool that survives the database restarting under it: a connection the server
+ * closes, idle or checked out between queries, is dropped instead of crashing the process;
+ * the query that needed it fails on its own promise.
+ */
+export function createPool(connectionString: string, max: number): pg.Pool {
+  const pool = new pg.Pool({ connectionString, max });
+  pool.on("error", () => {});
+  pool.on("connect", (client) => client.on("error", () => {}));
+  return pool;
+}

@@ -4,6 +4,7 @@
 // net._http_response as pg_net does (status, headers, body; or timed_out / error_msg).
 // Like the real worker it also looks at the queue every second, and never retries.
 import pg from "pg";
+import { createPool } from "./database.ts";
 
 const BATCH_SIZE = 200;
 const IDLE_CHECK_MS = 1000;
@@ -22,8 +23,7 @@ type QueuedRequest = {
 export type PgNetWorker = { stop(): Promise<void> };
 
 export async function startPgNetWorker(databaseUrl: string, log: (line: string) => void = () => {}): Promise<PgNetWorker> {
-  const pool = new pg.Pool({ connectionString: databaseUrl, max: 4 });
-  pool.on("error", () => {}); // a restarting database is retried on the next wake
+  const pool = createPool(databaseUrl, 4);
   let listener: pg.Client | undefined;
   let stopped = false;
   let draining: Promise<void> | undefined;

@@ -11,7 +11,7 @@ import { mkdtemp, rm } from "node:fs/promises";
 import pg from "pg";
 import { parse as parseToml } from "smol-toml";
 import { type ApiKeys, makeApiKeys } from "./api-keys.ts";
-import { type Database, startDatabase } from "./database.ts";
+import { createPool, type Database, startDatabase } from "./database.ts";
 import { type EdgeFunction, serveEdgeFunction } from "./edge-function.ts";
 import { type Gateway, startGateway } from "./gateway.ts";
 import { startCronRunner } from "./cron-runner.ts";
@@ -79,11 +79,9 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     });
     cleanups.push(() => database.stop());
 
-    const pool = new pg.Pool({ connectionString: database.url, max: 20 });
-    pool.on("error", () => {});
+    const pool = createPool(database.url, 20);
     cleanups.push(() => pool.end());
-    const apiPool = new pg.Pool({ connectionString: database.authenticatorUrl, max: 20 });
-    apiPool.on("error", () => {});
+    const apiPool = createPool(database.authenticatorUrl, 20);
     cleanups.push(() => apiPool.end());
 
     const pgNetWorker = await restartable(() => startPgNetWorker(database.url, (line) => options.log?.("worker", line)));

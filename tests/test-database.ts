@@ -4,7 +4,7 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import pg from "pg";
-import { startDatabase } from "../local/database.ts";
+import { createPool, startDatabase } from "../local/database.ts";
 import { freePort } from "../local/stack.ts";
 
 export type TestDatabase = { pool: pg.Pool; url: string; stop(): Promise<void> };
@@ -12,8 +12,7 @@ export type TestDatabase = { pool: pg.Pool; url: string; stop(): Promise<void> }
 export async function startTestDatabase(): Promise<TestDatabase> {
   const scratch = await mkdtemp(join(tmpdir(), "ai-responder-db-"));
   const database = await startDatabase({ dataDir: join(scratch, "db"), port: await freePort() });
-  const pool = new pg.Pool({ connectionString: database.url, max: 10 });
-  pool.on("error", () => {}); // idle connections see the server shut down at stop()
+  const pool = createPool(database.url, 10);
   return {
     pool,
     url: database.url,

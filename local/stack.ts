@@ -33,7 +33,7 @@ export type StackOptions = {
   /** Extra environment for the function (timeouts, retries...). */
   functionEnv?: Record<string, string>;
   llmPace?: Pace;
-  log?: (source: "postgres" | "function" | "worker", line: string) => void;
+  log?: (source: "postgres" | "function" | "worker" | "cron", line: string) => void;
 };
 
 export type Stack = {
@@ -86,7 +86,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
 
     const pgNetWorker = await restartable(() => startPgNetWorker(database.url, (line) => options.log?.("worker", line)));
     cleanups.push(() => pgNetWorker.stop());
-    const cronRunner = await restartable(() => startCronRunner(database.url, (line) => options.log?.("worker", line)));
+    const cronRunner = await restartable(() => startCronRunner(database.url, (line) => options.log?.("cron", line)));
     cleanups.push(() => cronRunner.stop());
 
     const llm = options.groq?.apiKey ? undefined : await startStandInLlm({ pace: options.llmPace });

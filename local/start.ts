@@ -23,7 +23,7 @@ const stack = await startStack({
   ),
   log: (source, line) => {
     if (source === "function") describeFunctionLog(line);
-    if (source === "worker") console.log(`  (pg_net worker: ${line})`);
+    if (source === "worker" || source === "cron") console.log(`  (${source === "worker" ? "pg_net worker" : "pg_cron"}: ${line})`);
   },
 });
 

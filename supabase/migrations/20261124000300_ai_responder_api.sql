@@ -68,8 +68,8 @@ begin
   end if;
 
   -- Claim the message so that a duplicate delivery arriving now stands back.
-  insert into public.ai_reply_jobs as j (message_id, conversation_id, claimed_until)
-  values (visitor_message.id, visitor_message.conversation_id, now() + make_interval(secs => greatest(ai_reply_context.claim_seconds, 1)))
+  insert into public.ai_reply_jobs as j (message_id, conversation_id, last_dispatched_at, claimed_until)
+  values (visitor_message.id, visitor_message.conversation_id, now(), now() + make_interval(secs => greatest(ai_reply_context.claim_seconds, 1)))
   on conflict on constraint ai_reply_jobs_pkey do update
     set claimed_until = excluded.claimed_until
     -- Re-read at the instant of claiming: another run may have finished since the checks above.
@@ -86,11 +86,11 @@ begin
   where c.id = visitor_message.conversation_id;
 
   select coalesce(jsonb_agg(
-           jsonb_build_object('from_customer', h.from_customer, 'sender_id', h.sender_id, 'content', h.content)
+           jsonb_build_object('from_customer', h.from_customer, 'content', h.content)
            order by h.created_at, h.id), '[]'::jsonb)
   into history
   from (
-    select m.from_customer, m.sender_id, m.content, m.created_at, m.id
+    select m.from_customer, m.content, m.created_at, m.id
     from public.messages m
     where m.conversation_id = visitor_message.conversation_id
     order by m.created_at desc, m.id desc
@@ -152,7 +152,9 @@ begin
     return jsonb_build_object('posted', false, 'reason', 'no_content');
   end if;
 
-  -- Serialises with agent takeovers and with any other run answering in this conversation.
+  -- Serialises with agent takeovers, the sweeper and any other run answering this message; always
+  -- the job first, then the conversation, as the sweeper locks them.
+  perform 1 from public.ai_reply_jobs j where j.message_id = visitor_message.id for update;
   perform 1 from public.conversations c where c.id = visitor_message.conversation_id for update;
 
   skip_reason := private.ai_reply_skip_reason(visitor_message);
@@ -166,10 +168,12 @@ begin
     end if;
   end if;
 
+  -- Records this run, unless another already answered (its record stands). A reply that comes
+  -- after the sweeper gave up still turns the job from failed to answered.
   update public.ai_reply_jobs j
   set outcome = case
         when skip_reason is null then case when ai_post_reply.is_fallback then 'fallback' else 'answered' end
-        when skip_reason <> 'already_answered' then skip_reason
+        else skip_reason
       end,
       finished_at = now(),
       claimed_until = null,
@@ -178,7 +182,9 @@ begin
       completion_tokens = ai_post_reply.completion_tokens,
       llm_latency_ms = ai_post_reply.llm_latency_ms,
       error = ai_post_reply.error
-  where j.message_id = visitor_message.id and j.outcome is null;
+  where j.message_id = visitor_message.id
+    and skip_reason is distinct from 'already_answered'
+    and (j.outcome is null or (j.outcome = 'failed' and skip_reason is null));
 
   if skip_reason is not null then
     return jsonb_build_object('posted', false, 'reason', skip_reason);

@@ -62,11 +62,16 @@ begin
     end if;
 
     if verdict = 'failed' and job.ai_fallback_message is not null then
-      -- Serialises with agent takeovers and a late ai_post_reply, as ai_post_reply does.
+      -- Locks in ai_post_reply's order (job, then conversation), then re-checks at this instant:
+      -- an agent may have taken over, or a late run answered, since the loop's query.
       perform 1 from public.conversations c where c.id = (job.message).conversation_id for update;
-      insert into public.messages (conversation_id, sender_id, from_customer, content, reply_to)
-      values ((job.message).conversation_id, 'AI_BOT', false, job.ai_fallback_message, job.message_id)
-      on conflict (reply_to) do nothing;
+      verdict := private.ai_reply_skip_reason(job.message);
+      verdict := case verdict when 'already_answered' then 'answered' else coalesce(verdict, 'failed') end;
+      if verdict = 'failed' then
+        insert into public.messages (conversation_id, sender_id, from_customer, content, reply_to)
+        values ((job.message).conversation_id, 'AI_BOT', false, job.ai_fallback_message, job.message_id)
+        on conflict (reply_to) do nothing;
+      end if;
     end if;
 
     update public.ai_reply_jobs j

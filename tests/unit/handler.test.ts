@@ -24,7 +24,7 @@ function harness() {
   const store: ReplyStore = {
     async replyContext(id) {
       calls.push(`context ${id}`);
-      return { action: "reply", conversation_id: message.conversation_id, project: { id: message.id, name: "Bakery", model: null, system_prompt: null, fallback_message: null }, history: [{ from_customer: true, sender_id: "visitor", content: message.content }] };
+      return { action: "reply", conversation_id: message.conversation_id, project: { id: message.id, name: "Bakery", model: null, system_prompt: null, fallback_message: null }, history: [{ from_customer: true, content: message.content }] };
     },
     async postReply(reply) {
       calls.push("post");

@@ -1,9 +1,9 @@
 import { describe, expect, it } from "vitest";
 import { buildPrompt, defaultSystemPrompt, type HistoryMessage } from "../../supabase/functions/ai-responder/prompt.ts";
 
-const visitor = (content: string): HistoryMessage => ({ from_customer: true, sender_id: "v", content });
-const ai = (content: string): HistoryMessage => ({ from_customer: false, sender_id: "AI_BOT", content });
-const agent = (content: string): HistoryMessage => ({ from_customer: false, sender_id: "agent-7", content });
+const visitor = (content: string): HistoryMessage => ({ from_customer: true, content });
+const ai = (content: string): HistoryMessage => ({ from_customer: false, content });
+const agent = (content: string): HistoryMessage => ({ from_customer: false, content });
 
 describe("buildPrompt", () => {
   it("puts the system prompt first, then the conversation oldest first with visitor = user, AI and agents = assistant", () => {

@@ -10,14 +10,23 @@ export const WebhookPayload = z.object({
   user_id: z.string().nullable().optional(),
 });
 
-/** A row of public.messages as to_jsonb renders it. */
+/** Any uuid Postgres accepts (zod's z.uuid() insists on RFC 9562 versions). */
+function uuid() {
+  return z.guid({ error: "Invalid UUID" });
+}
+
+/**
+ * A row of public.messages as to_jsonb renders it. Ids are checked as Postgres uuids (any
+ * version), and the content only as text: the table bounds it, and the function reads the
+ * conversation from the database, never from the payload.
+ */
 export const MessageRecord = z.object({
-  id: z.uuid(),
-  conversation_id: z.uuid(),
-  sender_id: z.string().min(1).max(200),
+  id: uuid(),
+  conversation_id: uuid(),
+  sender_id: z.string(),
   from_customer: z.boolean(),
-  content: z.string().min(1).max(4000),
-  reply_to: z.uuid().nullable().optional(),
+  content: z.string(),
+  reply_to: uuid().nullable().optional(),
   created_at: z.iso.datetime({ offset: true }),
 });
 

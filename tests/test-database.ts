@@ -5,13 +5,12 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import pg from "pg";
 import { createPool, startDatabase } from "../local/database.ts";
-import { freePort } from "../local/stack.ts";
 
 export type TestDatabase = { pool: pg.Pool; url: string; stop(): Promise<void> };
 
 export async function startTestDatabase(): Promise<TestDatabase> {
   const scratch = await mkdtemp(join(tmpdir(), "ai-responder-db-"));
-  const database = await startDatabase({ dataDir: join(scratch, "db"), port: await freePort() });
+  const database = await startDatabase({ dataDir: join(scratch, "db") });
   const pool = createPool(database.url, 10);
   return {
     pool,

@@ -20,6 +20,11 @@ export type Database = {
   stop(): Promise<void>;
   /** Stops (fast shutdown, as on a clean restart) and starts the same cluster again: all data kept. */
   restart(): Promise<void>;
+  /**
+   * Kills one server process with SIGKILL, as the OOM killer would: PostgreSQL then ends every
+   * connection and runs crash recovery, which empties unlogged tables (pg_net's queue).
+   */
+  crash(): Promise<void>;
 };
 
 export type DatabaseOptions = {
@@ -58,8 +63,9 @@ async function startDatabaseOn(port: number, options: DatabaseOptions): Promise<
       "-c", "listen_addresses=127.0.0.1",
       "-c", "unix_socket_directories=",
       "-c", "max_connections=300",
+      // Committed data survives a server crash as on Supabase (synchronous_commit stays on);
+      // only an OS crash could lose what fsync would have forced to disk.
       "-c", "fsync=off",
-      "-c", "synchronous_commit=off",
       "-c", "timezone=UTC",
     ],
     onLog: (message) => options.log?.(message.trimEnd()),
@@ -80,6 +86,14 @@ async function startDatabaseOn(port: number, options: DatabaseOptions): Promise<
     async restart() {
       await cluster.stop();
       await cluster.start();
+    },
+    async crash() {
+      const client = new pg.Client({ connectionString: url });
+      await client.connect();
+      client.on("error", () => {});
+      const { rows: [backend] } = await client.query<{ pid: number }>("select pg_backend_pid() as pid");
+      process.kill(backend!.pid, "SIGKILL");
+      await client.end().catch(() => {});
     },
   };
 }

@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { createHandler, type LogLine } from "../../supabase/functions/ai-responder/handler.ts";
+import { jsonDepth } from "../../supabase/functions/ai-responder/http.ts";
 import type { Llm } from "../../supabase/functions/ai-responder/llm.ts";
 import type { ReplyStore, ReplyToPost } from "../../supabase/functions/ai-responder/reply-store.ts";
 
@@ -78,6 +79,13 @@ describe("the webhook handler", () => {
     expect(h.background).toEqual([]);
   });
 
+  it("refuses deeply nested JSON before parsing it", async () => {
+    const h = harness();
+    const response = await h.request({ body: "[".repeat(10_000) + "]".repeat(10_000) });
+    expect(response.status).toBe(400);
+    expect(await response.json()).toEqual({ error: "bad request: body nests more than 16 levels deep" });
+  });
+
   it("refuses a body that is not UTF-8", async () => {
     const h = harness();
     const response = await h.request({ body: new Uint8Array([0x7b, 0xff, 0xfe, 0x7d]) });
@@ -91,5 +99,13 @@ describe("the webhook handler", () => {
     await Promise.all(h.background);
     expect(JSON.stringify(h.logs)).not.toContain(message.content);
     expect(JSON.stringify(h.logs)).not.toContain(SECRET);
+  });
+});
+
+describe("jsonDepth", () => {
+  it("counts nesting of arrays and objects, not brackets inside strings", () => {
+    expect(jsonDepth('{"a":[1,{"b":2}]}')).toBe(3);
+    expect(jsonDepth('{"a":"[[[[{{{{\\"]]]"}')).toBe(1);
+    expect(jsonDepth("42")).toBe(0);
   });
 });

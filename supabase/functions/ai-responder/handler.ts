@@ -1,9 +1,11 @@
-import { BodyError, json, readBody, secretsMatch } from "./http.ts";
+import { BodyError, json, jsonDepth, readBody, secretsMatch } from "./http.ts";
 import { parseWebhook } from "./payload.ts";
 import { answerVisitorMessage, type Outcome, type ResponderDeps } from "./responder.ts";
 
 /** A visitor message is at most 4,000 characters: 64 KiB is ample for its webhook. */
 export const MAX_BODY_BYTES = 64 * 1024;
+/** A webhook nests 3 levels; a record's values are flat. */
+export const MAX_JSON_DEPTH = 16;
 
 export type LogLine = Record<string, unknown>;
 
@@ -40,7 +42,11 @@ export function createHandler(deps: HandlerDeps): (request: Request) => Promise<
 
     let body: unknown;
     try {
-      body = JSON.parse(await readBody(request, MAX_BODY_BYTES));
+      const text = await readBody(request, MAX_BODY_BYTES);
+      if (jsonDepth(text) > MAX_JSON_DEPTH) {
+        throw new BodyError(`body nests more than ${MAX_JSON_DEPTH} levels deep`);
+      }
+      body = JSON.parse(text);
     } catch (error) {
       const problem = error instanceof BodyError ? error.message : "body is not valid JSON";
       return reject(400, `bad request: ${problem}`);

@@ -41,3 +41,23 @@ export async function readBody(request: Request, maxBytes: number): Promise<stri
     throw new BodyError("body is not valid UTF-8");
   }
 }
+
+/**
+ * How deeply arrays and objects nest in a JSON text, counted without parsing it: parsing a
+ * deeply nested body costs memory out of proportion to its size, and a webhook nests 3 levels.
+ */
+export function jsonDepth(text: string): number {
+  let depth = 0;
+  let deepest = 0;
+  let inString = false;
+  for (let i = 0; i < text.length; i++) {
+    const char = text[i];
+    if (inString) {
+      if (char === "\\") i++;
+      else if (char === '"') inString = false;
+    } else if (char === '"') inString = true;
+    else if (char === "[" || char === "{") deepest = Math.max(deepest, ++depth);
+    else if (char === "]" || char === "}") depth--;
+  }
+  return deepest;
+}

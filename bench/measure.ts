@@ -98,24 +98,36 @@ export function percentiles(values: number[]) {
   return { n: sorted.length, p50: round(at(50)), p95: round(at(95)), p99: round(at(99)), max: round(at(100)) };
 }
 
-/** CPU seconds used so far by this Node process, the function's Deno process, and all PostgreSQL processes (Linux). */
-export function cpuSeconds(denoPid: number | undefined): { node: number; deno: number; postgres: number } {
+/**
+ * CPU seconds used so far by this Node process, the function's Deno process, and this stack's
+ * PostgreSQL (its postmaster, the children it reaped, and the children alive now). Linux only.
+ */
+export function cpuSeconds(denoPid: number | undefined, postmasterPid: number): { node: number; deno: number; postgres: number } {
   const ticks = 100; // USER_HZ on Linux
-  const readStat = (pid: string) => {
+  const stat = (pid: string | number) => {
     try {
-      const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-      const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-      return { name: stat.slice(stat.indexOf("(") + 1, stat.lastIndexOf(")")), seconds: (Number(fields[11]) + Number(fields[12])) / ticks };
+      const text = readFileSync(`/proc/${pid}/stat`, "utf8");
+      const fields = text.slice(text.lastIndexOf(")") + 2).split(" ").map(Number);
+      // fields[1] is the parent; [11], [12] own user and system time; [13], [14] reaped children's
+      return { parent: fields[1]!, own: (fields[11]! + fields[12]!) / ticks, reaped: (fields[13]! + fields[14]!) / ticks };
     } catch {
       return undefined;
     }
   };
   const usage = process.cpuUsage();
-  const postgres = readdirSync("/proc").filter((pid) => /^\d+$/.test(pid)).map(readStat)
-    .filter((stat) => stat?.name === "postgres").reduce((sum, stat) => sum + stat!.seconds, 0);
+  const postmaster = stat(postmasterPid);
+  const children = readdirSync("/proc").filter((pid) => /^\d+$/.test(pid)).map(stat)
+    .filter((child) => child?.parent === postmasterPid).reduce((sum, child) => sum + child!.own, 0);
   return {
     node: (usage.user + usage.system) / 1e6,
-    deno: denoPid ? (readStat(String(denoPid))?.seconds ?? 0) : 0,
-    postgres,
+    deno: denoPid ? (stat(denoPid)?.own ?? 0) : 0,
+    postgres: (postmaster ? postmaster.own + postmaster.reaped : 0) + children,
   };
+}
+
+/** The postmaster of the database behind `pool`: the parent of any of its backends. */
+export async function postmasterPid(pool: pg.Pool): Promise<number> {
+  const { rows } = await pool.query<{ pid: number }>("select pg_backend_pid() as pid");
+  const text = readFileSync(`/proc/${rows[0]!.pid}/stat`, "utf8");
+  return Number(text.slice(text.lastIndexOf(")") + 2).split(" ")[1]);
 }

@@ -8,7 +8,7 @@ import { join } from "node:path";
 import { denoPath } from "../local/edge-function.ts";
 import { startStack } from "../local/stack.ts";
 import { visitorSays } from "../tests/helpers.ts";
-import { closedLoop, conversations, cpuSeconds, floorRound, percentiles, replyLatencies, replyWatcher } from "./measure.ts";
+import { closedLoop, conversations, cpuSeconds, floorRound, percentiles, postmasterPid, replyLatencies, replyWatcher } from "./measure.ts";
 
 const quick = process.argv.includes("--quick");
 const scale = (full: number, small: number) => (quick ? small : full);
@@ -59,7 +59,8 @@ try {
   const saturation = await conversations(pool, scale(1000, 100));
   const rpcBefore = new Map(stack.gateway.rpcCalls);
   const llmBefore = stack.llm!.requests.length;
-  const cpuBefore = cpuSeconds(stack.edgeFunction.pid());
+  const postmaster = await postmasterPid(pool);
+  const cpuBefore = cpuSeconds(stack.edgeFunction.pid(), postmaster);
   const throughputStart = performance.now();
   const saturationIds: string[] = [];
   const writers = 20;
@@ -71,7 +72,7 @@ try {
   }));
   await Promise.all(saturationIds.map((id) => watcher.replyTo(id, 120_000)));
   const seconds = (performance.now() - throughputStart) / 1000;
-  const cpuAfter = cpuSeconds(stack.edgeFunction.pid());
+  const cpuAfter = cpuSeconds(stack.edgeFunction.pid(), postmaster);
   report("throughput_answered_per_s", {
     messages: saturationIds.length, seconds: Math.round(seconds * 100) / 100,
     per_second: Math.round(saturationIds.length / seconds), floor_per_second: Math.round(floorPerSecond),

@@ -127,7 +127,6 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     });
     cleanups.push(() => edgeFunction.stop());
 
-
     return {
       dbUrl: database.url,
       gatewayUrl,

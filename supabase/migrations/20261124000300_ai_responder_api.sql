@@ -22,6 +22,21 @@ as $$
   where c.id = message.conversation_id
 $$;
 
+-- Whether a newer visitor message waits in the same conversation: its own webhook answers both.
+create function private.has_newer_visitor_message(message public.messages)
+returns boolean
+language sql
+stable
+set search_path = ''
+as $$
+  select exists (
+    select 1 from public.messages n
+    where n.conversation_id = message.conversation_id
+      and n.from_customer
+      and (n.created_at, n.id) > (message.created_at, message.id)
+  )
+$$;
+
 -- ============================================================================
 -- ai_reply_context
 -- ============================================================================
@@ -50,13 +65,7 @@ begin
   end if;
 
   skip_reason := private.ai_reply_skip_reason(visitor_message);
-  if skip_reason is null and exists (
-    select 1 from public.messages n
-    where n.conversation_id = visitor_message.conversation_id
-      and n.from_customer
-      and (n.created_at, n.id) > (visitor_message.created_at, visitor_message.id)
-  ) then
-    -- The newer message's own webhook answers, with this one in its context.
+  if skip_reason is null and private.has_newer_visitor_message(visitor_message) then
     skip_reason := 'superseded';
   end if;
 
@@ -198,9 +207,9 @@ comment on function public.ai_post_reply(uuid, text, text, integer, integer, int
 -- ============================================================================
 -- Only the Edge Function (service_role) may call these.
 -- ============================================================================
-revoke execute on function private.ai_reply_skip_reason(public.messages) from public;
+revoke execute on function private.ai_reply_skip_reason(public.messages), private.has_newer_visitor_message(public.messages) from public;
 grant usage on schema private to service_role;
-grant execute on function private.ai_reply_skip_reason(public.messages) to service_role;
+grant execute on function private.ai_reply_skip_reason(public.messages), private.has_newer_visitor_message(public.messages) to service_role;
 
 revoke execute on function public.ai_reply_context(uuid, integer) from public, anon, authenticated;
 revoke execute on function public.ai_post_reply(uuid, text, text, integer, integer, integer, boolean, text) from public, anon, authenticated;

@@ -27,14 +27,9 @@ declare
   sent integer := 0;
 begin
   for job in
-    select j.message_id, j.dispatch_count, m as message,
-           p.ai_enabled, p.ai_reply_delay_ms, p.ai_fallback_message, c.handed_off_to,
-           exists (select 1 from public.messages r where r.reply_to = j.message_id) as answered,
-           exists (
-             select 1 from public.messages n
-             where n.conversation_id = m.conversation_id and n.from_customer
-               and (n.created_at, n.id) > (m.created_at, m.id)
-           ) as superseded
+    select j.message_id, j.dispatch_count, m as message, p.ai_reply_delay_ms, p.ai_fallback_message,
+           private.ai_reply_skip_reason(m) as skip_reason,
+           private.has_newer_visitor_message(m) as superseded
     from public.ai_reply_jobs j
     join public.messages m on m.id = j.message_id
     join public.conversations c on c.id = m.conversation_id
@@ -48,9 +43,8 @@ begin
     for update of j skip locked
   loop
     verdict := case
-      when not job.ai_enabled then 'ai_disabled'
-      when job.handed_off_to is not null then 'handed_off'
-      when job.answered then 'answered'
+      when job.skip_reason = 'already_answered' then 'answered'
+      when job.skip_reason is not null then job.skip_reason
       when job.superseded then 'superseded'
       when job.dispatch_count >= max_dispatches then 'failed'
     end;

@@ -42,10 +42,11 @@ export function startCronRunner(databaseUrl: string, log: (line: string) => void
          values ($1, pg_backend_pid(), current_database(), $2, $3, 'running', now()) returning runid`,
         [job.jobid, job.username, job.command],
       )).rows[0]!.runid;
-      await client.query(`set role ${pg.escapeIdentifier(job.username)}`);
+      // pg_cron connects as the job's user: current_user and session_user are both that role.
+      await client.query(`set session authorization ${pg.escapeIdentifier(job.username)}`);
       const result = await client.query(job.command);
       const resultOf = Array.isArray(result) ? result.at(-1) : result;
-      await client.query("reset role");
+      await client.query("reset session authorization");
       await client.query(
         "update cron.job_run_details set status = 'succeeded', return_message = $2, end_time = now() where runid = $1",
         [runId, `${resultOf?.command ?? ""} ${resultOf?.rowCount ?? ""}`.trim()],
@@ -53,7 +54,7 @@ export function startCronRunner(databaseUrl: string, log: (line: string) => void
     } catch (error) {
       const message = (error as Error).message;
       if (!stopped) log(`cron job ${job.jobid} failed: ${message}`);
-      const healthy = await client?.query("reset role").then(() => true, () => false);
+      const healthy = await client?.query("reset session authorization").then(() => true, () => false);
       client?.release(healthy ? undefined : true);
       client = undefined;
       if (runId) {

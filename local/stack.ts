@@ -50,7 +50,7 @@ export type Stack = {
   pgNetWorker: Restartable;
   /** The pg_cron scheduler stand-in. */
   cronRunner: Restartable;
-  /** A pool of superuser connections, for tests and tools. */
+  /** A pool of postgres connections (the DB URL of `supabase status`: not a superuser), for tests and tools. */
   pool: pg.Pool;
   stop(): Promise<void>;
 };
@@ -83,9 +83,9 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     const apiPool = createPool(database.authenticatorUrl, 20);
     cleanups.push(() => apiPool.end());
 
-    const pgNetWorker = await restartable(() => startPgNetWorker(database.url, (line) => options.log?.("worker", line)));
+    const pgNetWorker = await restartable(() => startPgNetWorker(database.adminUrl, (line) => options.log?.("worker", line)));
     cleanups.push(() => pgNetWorker.stop());
-    const cronRunner = await restartable(() => startCronRunner(database.url, (line) => options.log?.("cron", line)));
+    const cronRunner = await restartable(() => startCronRunner(database.adminUrl, (line) => options.log?.("cron", line)));
     cleanups.push(() => cronRunner.stop());
 
     const llm = options.groq?.apiKey ? undefined : await startStandInLlm({ pace: options.llmPace });

@@ -138,10 +138,13 @@ describe("service_role", () => {
     expect(rows).toHaveLength(2);
     expect(await sql(service, "select id from public.projects where id = $1", [projectId])).toHaveLength(1);
   });
-  it("updates and deletes", async () => {
-    await expect(sql(service, "update public.projects set name = name where id = $1 returning id", [projectId])).resolves.toHaveLength(1);
+  it("hands a conversation back, but changes no settings and deletes nothing (least privilege)", async () => {
+    await expect(sql(service, "update public.conversations set handed_off_to = null where id = $1 returning id", [a.conversationId])).resolves.toHaveLength(1);
+    await expect(sql(service, "update public.projects set name = name where id = $1 returning id", [projectId]))
+      .rejects.toThrow("permission denied for table projects");
     const extra = await startConversation(db.pool, projectId);
-    await expect(sql(service, "delete from public.conversations where id = $1 returning id", [extra.conversationId])).resolves.toHaveLength(1);
+    await expect(sql(service, "delete from public.conversations where id = $1 returning id", [extra.conversationId]))
+      .rejects.toThrow("permission denied for table conversations");
   });
 });
 
@@ -171,6 +174,7 @@ describe("the full matrix: every actor, table and operation", () => {
   };
   const ownConversation = (actor: Actor) => (actor === "visitor A" ? a : actor === "visitor B" ? b : permanent).conversationId;
   const key = (table: Table) => (table === "ai_reply_jobs" ? "message_id" : "id");
+  const updatable: Record<Table, string> = { projects: "name", conversations: "handed_off_to", messages: "content", ai_reply_jobs: "claimed_until" };
 
   /** A fresh row to update or delete, made by the superuser; for jobs, a fresh message to attach one to. */
   async function throwaway(table: Table): Promise<string> {
@@ -200,7 +204,8 @@ describe("the full matrix: every actor, table and operation", () => {
         messages: `insert into public.messages (conversation_id, sender_id, from_customer, content) values ('${conversation}', '${me}', true, 'matrix') returning id::text`,
         ai_reply_jobs: `insert into public.ai_reply_jobs (message_id, conversation_id) values ('${freshMessage}', '${a.conversationId}') returning message_id::text as id`,
       }[table],
-      update: `update public.${table} set created_at = created_at where ${key(table)} = '${target}' returning ${key(table)}::text as id`,
+      // The one column any role may update, if any: service_role's grants (handing back, claims).
+      update: `update public.${table} set ${updatable[table]} = ${updatable[table]} where ${key(table)} = '${target}' returning ${key(table)}::text as id`,
       delete: `delete from public.${table} where ${key(table)} = '${target}' returning ${key(table)}::text as id`,
     };
     return { rows: await withClaims(db.pool, claims, async (client) => (await client.query(statements[operation])).rows) };
@@ -219,7 +224,15 @@ describe("the full matrix: every actor, table and operation", () => {
     ...(["visitor A", "visitor B", "permanent user"] as const).flatMap((actor) =>
       operations.flatMap((op) => visitorCells(op).map(([table, verdict]): [Actor, Table, Operation, Verdict] => [actor, table, op, verdict]))
     ),
-    ...tables.flatMap((table) => operations.map((op): [Actor, Table, Operation, Verdict] => ["service_role", table, op, op === "select" ? "every row" : "allowed"])),
+    // The ai-responder function's needs (20261126000100_explicit_data_api_grants.sql), nothing more.
+    ...([
+      ["projects", "every row", "permission denied", "permission denied", "permission denied"],
+      ["conversations", "every row", "permission denied", "allowed", "permission denied"],
+      ["messages", "every row", "allowed", "permission denied", "permission denied"],
+      ["ai_reply_jobs", "every row", "allowed", "allowed", "permission denied"],
+    ] as const).flatMap(([table, ...verdicts]) =>
+      operations.map((op, i): [Actor, Table, Operation, Verdict] => ["service_role", table, op, verdicts[i]!])
+    ),
   ];
 
   it.each(cells)("%s / %s / %s: %s", async (actor, table, operation, verdict) => {

@@ -29,22 +29,30 @@ create table cron.job_run_details (
   end_time timestamptz
 );
 
+-- Jobs belong to, and run as, the role that scheduled them (pg_cron: username default
+-- current_user); the C functions write cron.job whatever the caller's grants, as these
+-- security definer functions do. current_setting('role') is the caller's SET ROLE, if any.
+create function cron._caller() returns text language sql stable as $$
+  select coalesce(nullif(current_setting('role'), 'none'), session_user)::text
+$$;
+
 create function cron.schedule(job_name text, schedule text, command text) returns bigint
-language sql as $$
-  insert into cron.job (jobname, schedule, command)
-  values (job_name, schedule, command)
+language sql security definer set search_path = '' as $$
+  insert into cron.job (jobname, schedule, command, username)
+  values (job_name, schedule, command, cron._caller())
   on conflict (jobname, username) do update set schedule = excluded.schedule, command = excluded.command, active = true
   returning jobid
 $$;
 
 create function cron.schedule(schedule text, command text) returns bigint
-language sql as $$
-  insert into cron.job (schedule, command) values (schedule, command) returning jobid
+language sql security definer set search_path = '' as $$
+  insert into cron.job (schedule, command, username) values (schedule, command, cron._caller()) returning jobid
 $$;
 
-create function cron.unschedule(job_name text) returns boolean language plpgsql as $$
+create function cron.unschedule(job_name text) returns boolean
+language plpgsql security definer set search_path = '' as $$
 begin
-  delete from cron.job where jobname = job_name and username = current_user;
+  delete from cron.job where jobname = job_name and username = cron._caller();
   if not found then
     raise exception 'could not find valid entry for job ''%''', job_name;
   end if;
@@ -52,9 +60,10 @@ begin
 end
 $$;
 
-create function cron.unschedule(job_id bigint) returns boolean language plpgsql as $$
+create function cron.unschedule(job_id bigint) returns boolean
+language plpgsql security definer set search_path = '' as $$
 begin
-  delete from cron.job where jobid = job_id;
+  delete from cron.job where jobid = job_id and username = cron._caller();
   if not found then
     raise exception 'could not find valid entry for job %', job_id;
   end if;
@@ -62,4 +71,20 @@ begin
 end
 $$;
 
-grant usage on schema cron to postgres;
+-- Upstream pg_cron: each role sees its own jobs and runs.
+alter table cron.job enable row level security;
+create policy cron_job_policy on cron.job using (username = current_user);
+alter table cron.job_run_details enable row level security;
+create policy cron_job_run_details_policy on cron.job_run_details using (username = current_user);
+grant select on cron.job to public;
+grant select, delete on cron.job_run_details to public;
+
+-- What supabase/postgres's pg_cron after-create script and
+-- 20260730000000_revoke_trigger_on_cron_tables_from_postgres.sql give postgres.
+grant usage on schema cron to postgres with grant option;
+grant all on all tables in schema cron to postgres with grant option;
+grant all on all sequences in schema cron to postgres with grant option;
+grant all on all functions in schema cron to postgres with grant option;
+revoke all on table cron.job from postgres;
+grant select on table cron.job to postgres with grant option;
+revoke trigger on cron.job_run_details from postgres;

@@ -105,7 +105,10 @@ begin
 end
 $$;
 
-grant usage on schema net to postgres, anon, authenticated, service_role;
-revoke execute on all functions in schema net from public;
-grant execute on function net.http_post(text, jsonb, jsonb, jsonb, int), net.http_get(text, jsonb, jsonb, int)
-  to postgres, service_role;
+-- As upstream (supabase/pg_net sql/pg_net.sql) and supabase/postgres
+-- 20250220051611_pg_net_perms_fix.sql: every role may use net, its tables and its functions,
+-- so the queue's headers (a webhook's Authorization) are readable by any role with SQL access.
+grant usage on schema net to public;
+grant all on all sequences in schema net to public;
+grant all on all tables in schema net to public;
+grant execute on all functions in schema net to public;

@@ -1,0 +1,82 @@
+// The whole grant matrix of the project's schemas, compared to what the migrations mean to
+// grant: hosted Supabase grants nothing by default any more (changelog 45329), so a grant lost
+// from a migration breaks the product there, and a grant added widens what a key can do.
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { grantMatrix } from "./grant-matrix.ts";
+import { startTestDatabase, type TestDatabase } from "./test-database.ts";
+
+let db: TestDatabase;
+beforeAll(async () => {
+  db = await startTestDatabase();
+});
+afterAll(async () => {
+  await db?.stop();
+});
+
+/** Every privilege anyone but the owner holds in public and private (tests/grant-matrix.ts). */
+const expected = [
+  "column public.ai_reply_jobs.claimed_until: service_role INSERT",
+  "column public.ai_reply_jobs.claimed_until: service_role UPDATE",
+  "column public.ai_reply_jobs.completion_tokens: service_role UPDATE",
+  "column public.ai_reply_jobs.conversation_id: service_role INSERT",
+  "column public.ai_reply_jobs.error: service_role UPDATE",
+  "column public.ai_reply_jobs.finished_at: service_role UPDATE",
+  "column public.ai_reply_jobs.last_dispatched_at: service_role INSERT",
+  "column public.ai_reply_jobs.llm_latency_ms: service_role UPDATE",
+  "column public.ai_reply_jobs.message_id: service_role INSERT",
+  "column public.ai_reply_jobs.model: service_role UPDATE",
+  "column public.ai_reply_jobs.outcome: service_role UPDATE",
+  "column public.ai_reply_jobs.prompt_tokens: service_role UPDATE",
+  "column public.conversations.handed_off_to: service_role UPDATE",
+  "column public.conversations.id: authenticated INSERT",
+  "column public.conversations.project_id: authenticated INSERT",
+  "column public.conversations.visitor_id: authenticated INSERT",
+  "column public.messages.content: authenticated INSERT",
+  "column public.messages.content: service_role INSERT",
+  "column public.messages.conversation_id: authenticated INSERT",
+  "column public.messages.conversation_id: service_role INSERT",
+  "column public.messages.from_customer: authenticated INSERT",
+  "column public.messages.from_customer: service_role INSERT",
+  "column public.messages.id: authenticated INSERT",
+  "column public.messages.reply_to: service_role INSERT",
+  "column public.messages.sender_id: authenticated INSERT",
+  "column public.messages.sender_id: service_role INSERT",
+  "function private.ai_reply_skip_reason(message messages): service_role EXECUTE",
+  "function private.has_newer_visitor_message(message messages): service_role EXECUTE",
+  "function public.ai_post_reply(message_id uuid, content text, model text, prompt_tokens integer, completion_tokens integer, llm_latency_ms integer, is_fallback boolean, error text): service_role EXECUTE",
+  "function public.ai_reply_context(message_id uuid, claim_seconds integer): service_role EXECUTE",
+  "schema private: service_role USAGE",
+  "schema public: PUBLIC USAGE",
+  "schema public: anon USAGE",
+  "schema public: authenticated USAGE",
+  "schema public: postgres USAGE",
+  "schema public: service_role USAGE",
+  "table public.ai_reply_jobs: service_role SELECT",
+  "table public.conversations: authenticated SELECT",
+  "table public.conversations: service_role SELECT",
+  "table public.messages: authenticated SELECT",
+  "table public.messages: service_role SELECT",
+  "table public.projects: service_role SELECT",
+];
+
+describe("grants", () => {
+  it("are exactly the intended matrix: nothing more, nothing less", async () => {
+    expect(await grantMatrix(db.pool)).toEqual(expected);
+  });
+
+  it("leave every security definer function with an empty search_path", async () => {
+    const { rows } = await db.pool.query<{ fn: string }>(`
+      select n.nspname || '.' || p.proname as fn
+      from pg_proc p join pg_namespace n on n.oid = p.pronamespace
+      where n.nspname in ('public', 'private') and p.prosecdef
+        and not coalesce(p.proconfig @> array['search_path=""'], false)`);
+    expect(rows).toEqual([]);
+  });
+
+  it("leave row level security on for every table in public", async () => {
+    const { rows } = await db.pool.query<{ table: string }>(`
+      select c.relname as table from pg_class c join pg_namespace n on n.oid = c.relnamespace
+      where n.nspname = 'public' and c.relkind in ('r', 'p') and not c.relrowsecurity`);
+    expect(rows).toEqual([]);
+  });
+});

@@ -1,7 +1,8 @@
 // Stands in for the Supabase API keys of a local project: legacy anon/service_role JWTs
 // (HS256 with the project's JWT secret, as `supabase status` prints them) and the newer
 // opaque keys (sb_publishable_..., sb_secret_...). All are made afresh for each stack.
-import { createHmac, randomBytes, timingSafeEqual } from "node:crypto";
+import { randomBytes } from "node:crypto";
+import { errors, jwtVerify, SignJWT } from "jose";
 
 export type ApiKeys = {
   jwtSecret: string;
@@ -13,50 +14,41 @@ export type ApiKeys = {
 
 export type JwtClaims = { role: string; sub?: string; exp?: number; [claim: string]: unknown };
 
-export function makeApiKeys(): ApiKeys {
+export async function makeApiKeys(): Promise<ApiKeys> {
   const jwtSecret = randomBytes(32).toString("base64url");
   const expires = Math.floor(Date.now() / 1000) + 10 * 365 * 24 * 3600;
   return {
     jwtSecret,
-    anonKey: signJwt({ iss: "supabase-local", role: "anon", exp: expires }, jwtSecret),
-    serviceRoleKey: signJwt({ iss: "supabase-local", role: "service_role", exp: expires }, jwtSecret),
+    anonKey: await signJwt({ iss: "supabase-local", role: "anon", exp: expires }, jwtSecret),
+    serviceRoleKey: await signJwt({ iss: "supabase-local", role: "service_role", exp: expires }, jwtSecret),
     publishableKey: `sb_publishable_${randomBytes(16).toString("base64url")}`,
     secretKey: `sb_secret_${randomBytes(16).toString("base64url")}`,
   };
 }
 
-const base64url = (value: string | Buffer) => Buffer.from(value).toString("base64url");
-
-export function signJwt(claims: JwtClaims, secret: string): string {
-  const head = `${base64url(JSON.stringify({ alg: "HS256", typ: "JWT" }))}.${base64url(JSON.stringify(claims))}`;
-  return `${head}.${createHmac("sha256", secret).update(head).digest("base64url")}`;
+export function signJwt(claims: Record<string, unknown>, secret: string): Promise<string> {
+  return new SignJWT(claims).setProtectedHeader({ alg: "HS256", typ: "JWT" }).sign(new TextEncoder().encode(secret));
 }
 
-export class JwtError extends Error {}
+/** An invalid token (code PGRST301) or an expired one (PGRST303), with PostgREST's wording. */
+export class JwtError extends Error {
+  readonly code: "PGRST301" | "PGRST303";
+  constructor(message: string, code: "PGRST301" | "PGRST303") {
+    super(message);
+    this.code = code;
+  }
+}
 
-/** Verifies an HS256 JWT the way PostgREST does; the message is PostgREST's wording. */
-export function verifyJwt(token: string, secret: string): JwtClaims {
-  const [header, payload, signature, ...rest] = token.split(".");
-  if (!header || !payload || signature === undefined || rest.length > 0) {
-    throw new JwtError("JWSError (CompactDecodeError Invalid number of parts: Expected 3 parts; got " +
-      `${token.split(".").length})`);
-  }
-  let alg: unknown;
-  let claims: JwtClaims;
+/** Verifies an HS256 JWT the way PostgREST does (signature, then exp); no role claim means anon. */
+export async function verifyJwt(token: string, secret: string): Promise<JwtClaims> {
   try {
-    alg = JSON.parse(Buffer.from(header, "base64url").toString("utf8")).alg;
-    claims = JSON.parse(Buffer.from(payload, "base64url").toString("utf8"));
-  } catch {
-    throw new JwtError("JWSError JWSInvalidSignature");
+    const { payload } = await jwtVerify(token, new TextEncoder().encode(secret), { algorithms: ["HS256"] });
+    return { ...payload, role: typeof payload.role === "string" ? payload.role : "anon" };
+  } catch (error) {
+    if (error instanceof errors.JWTExpired) throw new JwtError("JWT expired", "PGRST303");
+    if (error instanceof errors.JWSSignatureVerificationFailed) throw new JwtError("JWT cryptographic operation failed", "PGRST301");
+    throw new JwtError("Expected 3 parts in JWT; got " + token.split(".").length, "PGRST301");
   }
-  const expected = createHmac("sha256", secret).update(`${header}.${payload}`).digest();
-  const given = Buffer.from(signature, "base64url");
-  if (alg !== "HS256" || given.length !== expected.length || !timingSafeEqual(given, expected)) {
-    throw new JwtError("JWSError JWSInvalidSignature");
-  }
-  if (typeof claims.exp === "number" && claims.exp * 1000 < Date.now()) throw new JwtError("JWT expired");
-  if (typeof claims.role !== "string") claims.role = "anon";
-  return claims;
 }
 
 /** The role an apikey stands for, or null if it is not one of this project's keys (Kong's check). */

@@ -19,6 +19,10 @@ export type Database = {
   url: string;
   /** The superuser's (supabase_admin), for the platform's own workers: pg_net, pg_cron. */
   adminUrl: string;
+  /** supabase_auth_admin's, as Supabase Auth logs in. */
+  authAdminUrl: string;
+  /** supabase_realtime_admin's, as Supabase Realtime logs in. */
+  realtimeAdminUrl: string;
   port: number;
   /** Connection string for PostgREST's login role. */
   authenticatorUrl: string;
@@ -72,6 +76,9 @@ async function startDatabaseOn(port: number, options: DatabaseOptions): Promise<
       // only an OS crash could lose what fsync would have forced to disk.
       "-c", "fsync=off",
       "-c", "timezone=UTC",
+      // Realtime reads committed changes by logical decoding of the supabase_realtime publication.
+      "-c", "wal_level=logical",
+      "-c", "max_replication_slots=50",
     ],
     onLog: (message) => options.log?.(message.trimEnd()),
     onError: (error) => options.log?.(String(error)),
@@ -88,6 +95,8 @@ async function startDatabaseOn(port: number, options: DatabaseOptions): Promise<
   return {
     url,
     adminUrl,
+    authAdminUrl: `postgres://supabase_auth_admin:local-auth-admin@127.0.0.1:${port}/postgres`,
+    realtimeAdminUrl: `postgres://supabase_realtime_admin:local-realtime-admin@127.0.0.1:${port}/postgres`,
     port,
     authenticatorUrl: `postgres://authenticator:local-authenticator@127.0.0.1:${port}/postgres`,
     stop: () => cluster.stop(),

@@ -1,13 +1,34 @@
-// Stands in for Supabase's API gateway (Kong) on the project URL: /functions/v1/<name> is
-// proxied to the function's Deno server (checking a JWT first unless config.toml says
-// verify_jwt = false), and /rest/v1/rpc/<fn> is answered like PostgREST's RPC. Nothing else
-// of the REST API is served: the function needs only RPC.
+// Stands in for Supabase's API gateway (Kong, supabase/supabase docker/volumes/api/kong.yml) on
+// the project URL: CORS on every route; /functions/v1/<name> proxied to the function's Deno
+// server (checking a JWT first unless config.toml says verify_jwt = false); /rest/v1/rpc/<fn>
+// answered like PostgREST's RPC; and each other service (Auth, REST, Realtime) under its prefix.
 import { once } from "node:events";
 import { createServer, request as httpRequest, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
+import type { Duplex } from "node:stream";
 import type pg from "pg";
 import { type ApiKeys, roleOfApiKey, verifyJwt } from "./api-keys.ts";
+import { bearerOf } from "./api-request.ts";
 import { createRpcHandler } from "./postgrest-rpc.ts";
+
+/** A service behind the gateway, answering every request under its prefix (e.g. "/auth/v1"). */
+export type ApiService = {
+  prefix: string;
+  /** path: the request's path without the prefix. */
+  handle(request: IncomingMessage, response: ServerResponse, path: string): Promise<void>;
+  /** WebSocket upgrades under the prefix (Realtime). */
+  upgrade?(request: IncomingMessage, socket: Duplex, head: Buffer, path: string): void;
+};
+
+/** Kong's cors plugin as Supabase configures it, plus what supabase-js sends and reads. */
+const CORS_HEADERS = {
+  "access-control-allow-origin": "*",
+  "access-control-allow-methods": "GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS",
+  "access-control-allow-headers":
+    "apikey, authorization, content-type, x-client-info, x-supabase-api-version, prefer, accept, accept-profile, content-profile, range, x-retry-count",
+  "access-control-expose-headers": "Content-Range, Content-Location, Location, X-Supabase-Api-Version",
+  "access-control-max-age": "3600",
+};
 
 /** Where a function is served now (it may move when restarted), and its verify_jwt setting. */
 export type FunctionRoute = { url: () => string; verifyJwt: boolean };
@@ -28,7 +49,10 @@ export async function startGateway(options: {
   pool: pg.Pool;
   keys: ApiKeys;
   functions: Record<string, FunctionRoute>;
+  services?: ApiService[];
 }): Promise<Gateway> {
+  const services = options.services ?? [];
+  const serviceFor = (path: string) => services.find((s) => path === s.prefix || path.startsWith(`${s.prefix}/`));
   const callRpc = createRpcHandler(options.pool, options.keys);
   const rpcCalls = new Map<string, number>();
 
@@ -38,16 +62,23 @@ export async function startGateway(options: {
       response.end(body === undefined ? undefined : JSON.stringify(body));
     };
     const path = new URL(request.url ?? "/", "http://gateway").pathname;
+    // Functions answer CORS themselves on Supabase (guides/functions/cors); the rest is Kong's.
+    const isFunction = path.startsWith("/functions/v1/");
+    if (!isFunction) for (const [name, value] of Object.entries(CORS_HEADERS)) response.setHeader(name, value);
+    if (request.method === "OPTIONS" && !isFunction) {
+      response.writeHead(204);
+      return void response.end();
+    }
 
     const fn = /^\/functions\/v1\/([^/]+)/.exec(path);
     if (fn) {
       const route = options.functions[fn[1]!];
       if (!route) return send(404, { code: "NOT_FOUND", message: "Requested function was not found" });
       if (route.verifyJwt) {
-        const token = /^Bearer (.+)$/i.exec(request.headers.authorization ?? "")?.[1];
+        const token = bearerOf(request.headers.authorization);
         if (!token) return send(401, { code: 401, message: "Missing authorization header" });
         try {
-          if (roleOfApiKey(token, options.keys) === null) verifyJwt(token, options.keys.jwtSecret);
+          if (roleOfApiKey(token, options.keys) === null) await verifyJwt(token, options.keys.jwtSecret);
         } catch {
           return send(401, { code: 401, message: "Invalid JWT" });
         }
@@ -68,6 +99,8 @@ export async function startGateway(options: {
       const result = await callRpc(rpc[1]!, request, Buffer.concat(chunks).toString("utf8"));
       return send(result.status, result.body);
     }
+    const service = serviceFor(path);
+    if (service) return service.handle(request, response, path.slice(service.prefix.length) || "/");
     send(404, { message: "no Route matched with those values" });
   };
 
@@ -79,6 +112,12 @@ export async function startGateway(options: {
         if (!response.headersSent) response.writeHead(500, { "content-type": "application/json" });
         response.end(JSON.stringify({ message: `gateway error: ${error.message}` }));
       });
+    });
+    server.on("upgrade", (request: IncomingMessage, socket: Duplex, head: Buffer) => {
+      const path = new URL(request.url ?? "/", "http://gateway").pathname;
+      const service = serviceFor(path);
+      if (!service?.upgrade) return void socket.destroy();
+      service.upgrade(request, socket, head, path.slice(service.prefix.length) || "/");
     });
     server.listen(port, "127.0.0.1");
     await once(server, "listening");

@@ -4,7 +4,8 @@
 // and errors answered with PostgREST's JSON ({code, details, hint, message}) and statuses.
 import type { IncomingMessage } from "node:http";
 import pg from "pg";
-import { type ApiKeys, type JwtClaims, JwtError, roleOfApiKey, verifyJwt } from "./api-keys.ts";
+import type { ApiKeys } from "./api-keys.ts";
+import { ApiAuthError, bearerOf, identify, type Identity, loadRoleSettings, type RoleSettings, transactionPrelude } from "./api-request.ts";
 
 export type RpcResponse = { status: number; body: unknown };
 
@@ -18,26 +19,14 @@ type FunctionSignature = { args: { name: string; type: string; hasDefault: boole
 
 export function createRpcHandler(pool: pg.Pool, keys: ApiKeys) {
   const cache = new Map<string, FunctionSignature[]>();
+  let roleSettings: RoleSettings | undefined;
   return async function callRpc(name: string, request: IncomingMessage, rawBody: string): Promise<RpcResponse> {
-    const apiKey = header(request, "apikey");
-    if (!apiKey) {
-      return { status: 401, body: { message: "No API key found in request", hint: "No `apikey` request header or url param was found." } };
-    }
-    const keyRole = roleOfApiKey(apiKey, keys);
-    if (!keyRole) {
-      return { status: 401, body: { message: "Invalid API key", hint: "Double check your Supabase `anon` or `service_role` API key." } };
-    }
-
-    let claims: JwtClaims = { role: keyRole };
-    const bearer = /^Bearer (.+)$/i.exec(header(request, "authorization") ?? "")?.[1];
-    if (bearer && bearer !== apiKey && roleOfApiKey(bearer, keys) === null) {
-      try {
-        claims = verifyJwt(bearer, keys.jwtSecret);
-      } catch (e) {
-        return error(401, { code: "PGRST301", message: e instanceof JwtError ? e.message : "JWSError" });
-      }
-    } else if (bearer) {
-      claims = { role: roleOfApiKey(bearer, keys) ?? keyRole };
+    let identity: Identity;
+    try {
+      identity = await identify(keys, header(request, "apikey"), bearerOf(header(request, "authorization")));
+    } catch (e) {
+      if (e instanceof ApiAuthError) return { status: e.status, body: e.body };
+      throw e;
     }
 
     if (request.method !== "POST") {
@@ -64,12 +53,11 @@ export function createRpcHandler(pool: pg.Pool, keys: ApiKeys) {
     }
 
     // One round trip, as PostgREST pipelines it: role and claims for this transaction only, then the call.
-    const literal = (value: string) => pg.escapeLiteral(value);
+    roleSettings ??= await loadRoleSettings(pool);
     const transaction = [
       "begin",
-      `select set_config('role', ${literal(claims.role)}, true), set_config('request.jwt.claims', ${literal(JSON.stringify(claims))}, true), ` +
-        `set_config('request.method', 'POST', true), set_config('request.path', ${literal(`/rpc/${name}`)}, true)`,
-      buildCall(name, signature, Object.keys(args), literal(JSON.stringify(args))),
+      transactionPrelude(identity, { method: "POST", path: `/rpc/${name}`, headers: request.headers }, roleSettings),
+      buildCall(name, signature, Object.keys(args), pg.escapeLiteral(JSON.stringify(args))),
       "commit",
     ].join(";\n");
     let client: pg.PoolClient;
@@ -87,7 +75,7 @@ export function createRpcHandler(pool: pg.Pool, keys: ApiKeys) {
       // A connection that cannot even roll back is dead (the database restarted): drop it.
       const healthy = await client.query("rollback").then(() => true, () => false);
       client.release(healthy ? undefined : true);
-      return fromPostgresError(e, claims.role);
+      return fromPostgresError(e, identity.role);
     }
   };
 

@@ -13,6 +13,9 @@ import { type ApiKeys, makeApiKeys } from "./api-keys.ts";
 import { createPool, type Database, startDatabase } from "./database.ts";
 import { type EdgeFunction, serveEdgeFunction } from "./edge-function.ts";
 import { type Gateway, startGateway } from "./gateway.ts";
+import { createAuthService } from "./auth.ts";
+import { createRestService } from "./rest.ts";
+import { type Realtime, startRealtime } from "./realtime.ts";
 import { startCronRunner } from "./cron-runner.ts";
 import { startPgNetWorker } from "./pg-net-worker.ts";
 import { type Pace, type StandInLlm, startStandInLlm } from "./stand-in-llm.ts";
@@ -32,7 +35,9 @@ export type StackOptions = {
   /** Extra environment for the function (timeouts, retries...). */
   functionEnv?: Record<string, string>;
   llmPace?: Pace;
-  log?: (source: "postgres" | "function" | "worker" | "cron", line: string) => void;
+  /** Overrides of supabase/config.toml's [auth] settings (tests sign in more than 30 visitors an hour). */
+  auth?: { enableAnonymousSignIns?: boolean; anonymousSignInsPerHour?: number; jwtExpirySeconds?: number };
+  log?: (source: "postgres" | "function" | "worker" | "cron" | "realtime", line: string) => void;
 };
 
 export type Stack = {
@@ -46,6 +51,8 @@ export type Stack = {
   database: Database;
   edgeFunction: EdgeFunction;
   gateway: Gateway;
+  /** The Realtime stand-in, stoppable and restartable as a fault would. */
+  realtime: Realtime;
   /** The pg_net worker stand-in, stoppable so that queued webhooks stay queued. */
   pgNetWorker: Restartable;
   /** The pg_cron scheduler stand-in. */
@@ -61,7 +68,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     for (const cleanup of cleanups.reverse()) await cleanup().catch(() => {});
   };
   try {
-    const keys = makeApiKeys();
+    const keys = await makeApiKeys();
     const webhookSecret = options.webhookSecret ?? randomBytes(24).toString("base64url");
 
     let dataDir = options.dataDir;
@@ -91,6 +98,19 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     const llm = options.groq?.apiKey ? undefined : await startStandInLlm({ pace: options.llmPace });
     if (llm) cleanups.push(() => llm.stop());
 
+    const authPool = createPool(database.authAdminUrl, 5);
+    cleanups.push(() => authPool.end());
+    const authConfig = readConfig().auth;
+    const auth = createAuthService({
+      pool: authPool,
+      keys,
+      enableAnonymousSignIns: options.auth?.enableAnonymousSignIns ?? authConfig?.enable_anonymous_sign_ins ?? false,
+      anonymousSignInsPerHour: options.auth?.anonymousSignInsPerHour ?? authConfig?.rate_limit?.anonymous_users ?? 30,
+      jwtExpirySeconds: options.auth?.jwtExpirySeconds ?? authConfig?.jwt_expiry ?? 3600,
+    });
+    const realtime = await startRealtime({ databaseUrl: database.realtimeAdminUrl, keys, log: (line) => options.log?.("realtime", line) });
+    cleanups.push(() => realtime.stop());
+
     // The gateway first, on its port for good, since the function is told the project URL.
     let edgeFunction: EdgeFunction | undefined;
     const gateway = await startGateway({
@@ -98,6 +118,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
       pool: apiPool,
       keys,
       functions: functionRoutes({ "ai-responder": () => edgeFunction?.url ?? "http://127.0.0.1:1" }),
+      services: [auth, createRestService({ pool: apiPool, keys }), realtime],
     });
     cleanups.push(() => gateway.stop());
     const gatewayUrl = gateway.url;
@@ -137,6 +158,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
       database,
       edgeFunction,
       gateway,
+      realtime,
       pgNetWorker,
       cronRunner,
       pool,
@@ -164,11 +186,18 @@ async function restartable(start: () => Promise<{ stop(): Promise<void> }> | { s
   };
 }
 
+type SupabaseConfig = {
+  auth?: { enable_anonymous_sign_ins?: boolean; jwt_expiry?: number; rate_limit?: { anonymous_users?: number } };
+  functions?: Record<string, { verify_jwt?: boolean }>;
+};
+
+function readConfig(): SupabaseConfig {
+  return parseToml(readFileSync(join(root, "supabase", "config.toml"), "utf8")) as SupabaseConfig;
+}
+
 /** Each served function with its verify_jwt setting from supabase/config.toml (default true, as on Supabase). */
 function functionRoutes(urls: Record<string, () => string>) {
-  const config = parseToml(readFileSync(join(root, "supabase", "config.toml"), "utf8")) as {
-    functions?: Record<string, { verify_jwt?: boolean }>;
-  };
+  const config = readConfig();
   return Object.fromEntries(
     Object.entries(urls).map(([name, url]) => [name, { url, verifyJwt: config.functions?.[name]?.verify_jwt ?? true }]),
   );

@@ -43,7 +43,7 @@ describe("the gateway's PostgREST RPC endpoint", () => {
   });
 
   it("answers 401 PGRST301 for a JWT signed with another secret", async () => {
-    const forged = signJwt({ role: "service_role" }, "not-the-project-secret-not-the-project-secret");
+    const forged = await signJwt({ role: "service_role" }, "not-the-project-secret-not-the-project-secret");
     const response = await rpc("ai_reply_context", { message_id: "00000000-0000-4000-8000-00000000beef" }, {
       apikey: stack.keys.anonKey, Authorization: `Bearer ${forged}`,
     });
@@ -60,7 +60,7 @@ describe("the gateway's PostgREST RPC endpoint", () => {
   });
 
   it("answers 403 with 42501 for a signed-in visitor", async () => {
-    const visitorJwt = signJwt({ role: "authenticated", sub: "00000000-0000-4000-8000-000000000abc" }, stack.keys.jwtSecret);
+    const visitorJwt = await signJwt({ role: "authenticated", sub: "00000000-0000-4000-8000-000000000abc" }, stack.keys.jwtSecret);
     const response = await rpc("ai_post_reply", { message_id: "00000000-0000-4000-8000-00000000beef", content: "x" }, {
       apikey: stack.keys.anonKey, Authorization: `Bearer ${visitorJwt}`,
     });

@@ -76,6 +76,8 @@ export function transactionPrelude(identity: Identity, request: RequestInfo, rol
     Object.entries(request.headers).flatMap(([name, value]) => value === undefined ? [] : [[name.toLowerCase(), Array.isArray(value) ? value.join(", ") : value]]),
   );
   const settings: [string, string][] = [
+    // db-schemas plus db-extra-search-path, as Supabase configures PostgREST.
+    ["search_path", '"public", "extensions"'],
     ["role", identity.role],
     ...(roleSettings.get(identity.role) ?? []),
     ["request.jwt.claims", JSON.stringify(identity.claims)],

@@ -1,6 +1,8 @@
-// Stands in for Supabase's Edge Runtime: serves one function's real index.ts on real Deno
-// (the deno npm package), from the function's folder so that its own deno.json and
-// deno.lock resolve the npm: imports, with only the environment the platform would inject.
+// Stands in for Supabase's Edge Runtime: serves one function's real index.ts on real Deno of
+// the version the hosted runtime embeds (2.1.4: supabase/edge-runtime deno/Cargo.toml), from
+// the function's folder so that its own deno.json and deno.lock resolve the npm: imports, with
+// only the environment the platform would inject, inside local/edge-runtime.deno.ts (the
+// runtime's globals and its retirement event).
 import { spawn, type ChildProcess } from "node:child_process";
 import { createRequire } from "node:module";
 import { join } from "node:path";
@@ -16,8 +18,9 @@ export type EdgeFunction = {
   logs: string[];
   /** The running Deno process's id, if it runs. */
   pid(): number | undefined;
+  /** Retires the instance as the runtime does (beforeunload, then exit): SIGTERM. */
   stop(): Promise<void>;
-  /** Kills the process at once, as a crashed or recycled instance would be. */
+  /** Kills the process at once, as a crashed instance would be: no beforeunload. */
   kill(): Promise<void>;
   start(): Promise<void>;
 };
@@ -36,6 +39,12 @@ export function denoPath(): string {
   return join(createRequire(import.meta.url).resolve("deno/package.json"), "..", "deno");
 }
 
+/**
+ * Deno 2.1 trusts only its bundled Mozilla roots by default; machines that reach the npm
+ * registry through an inspecting proxy need the system's store too (npm uses it already).
+ */
+export const DENO_TLS_ENV = { DENO_TLS_CA_STORE: "system,mozilla" };
+
 export async function serveEdgeFunction(options: EdgeFunctionOptions): Promise<EdgeFunction> {
   const logs: string[] = [];
   let child: ChildProcess | undefined;
@@ -44,7 +53,10 @@ export async function serveEdgeFunction(options: EdgeFunctionOptions): Promise<E
   async function start(): Promise<void> {
     const process_ = spawn(
       denoPath(),
-      ["run", "--allow-net", "--allow-env", "--allow-read", "--allow-sys", "--no-prompt", "--node-modules-dir=none", "index.ts"],
+      [
+        "run", "--allow-net", "--allow-env", "--allow-read", "--allow-sys", "--no-prompt", "--node-modules-dir=none",
+        "--config", "deno.json", join(root, "local", "edge-runtime.deno.ts"), "./index.ts", String(port),
+      ],
       {
         cwd: join(root, "supabase", "functions", options.name),
         env: {
@@ -52,7 +64,7 @@ export async function serveEdgeFunction(options: EdgeFunctionOptions): Promise<E
           HOME: process.env.HOME ?? "",
           ...(process.env.DENO_DIR ? { DENO_DIR: process.env.DENO_DIR } : {}),
           NO_COLOR: "1",
-          DENO_SERVE_ADDRESS: `tcp:127.0.0.1:${port}`,
+          ...DENO_TLS_ENV,
           ...options.env,
         },
         stdio: ["ignore", "pipe", "pipe"],

@@ -209,12 +209,24 @@ describe("bad requests change nothing", () => {
     ["malformed JSON", "{\"type\": \"INSERT\",", "bad request: body is not valid JSON"],
     ["a payload of the wrong shape", JSON.stringify({ type: "INSERT", table: "messages" }), "bad request: schema: Invalid input: expected string, received undefined"],
     ["a record with a bad id", JSON.stringify({ type: "INSERT", table: "messages", schema: "public", old_record: null, record: { id: "x", conversation_id: "00000000-0000-4000-8000-000000000001", sender_id: "v", from_customer: true, content: "hi", created_at: "2026-11-24T10:00:00+00:00" } }), "bad request: record.id: Invalid UUID"],
-    ["an oversized body", JSON.stringify({ type: "INSERT", table: "messages", schema: "public", old_record: null, record: { padding: "x".repeat(100_000) } }), "bad request: body is larger than 65536 bytes"],
   ])("400 for %s, naming the problem", async (_name, body, error) => {
     const before = await snapshot();
     const response = await deliver(body);
     expect(response.status).toBe(400);
     expect(await response.json()).toEqual({ error });
+    expect(await snapshot()).toEqual(before);
+  });
+
+  it.each([
+    ["just over the limit", 100_000],
+    ["a megabyte", 1_000_000],
+    ["ten megabytes", 10_000_000],
+  ])("413 for an oversized body (%s), read to its end so that the caller gets the answer, not a reset", async (_name, size) => {
+    const before = await snapshot();
+    const body = JSON.stringify({ type: "INSERT", table: "messages", schema: "public", old_record: null, record: { padding: "x".repeat(size) } });
+    const response = await deliver(body);
+    expect(response.status).toBe(413);
+    expect(await response.json()).toEqual({ error: "payload too large: body is larger than 65536 bytes" });
     expect(await snapshot()).toEqual(before);
   });
 

@@ -3,6 +3,7 @@ import { createHandler, type LogLine } from "../../supabase/functions/ai-respond
 import { jsonDepth } from "../../supabase/functions/ai-responder/http.ts";
 import type { Llm } from "../../supabase/functions/ai-responder/llm.ts";
 import type { ReplyStore, ReplyToPost } from "../../supabase/functions/ai-responder/reply-store.ts";
+import { createInFlight, releaseClaimsOnRetirement } from "../../supabase/functions/ai-responder/in-flight.ts";
 
 const SECRET = "handler-test-secret-0123456789";
 const message = {
@@ -32,6 +33,10 @@ function harness() {
       posted.push(reply);
       return { posted: true, reply_id: message.id };
     },
+    async releaseClaims(ids) {
+      calls.push(`release ${ids.join(",")}`);
+      return ids.length;
+    },
   };
   const llm: Llm = {
     async complete({ model, messages }) {
@@ -40,10 +45,12 @@ function harness() {
     },
   };
   const now = Date.parse(message.created_at) + 100;
+  const inFlight = createInFlight();
   const handler = createHandler({
     webhookSecret: SECRET, store, llm, defaultModel: "openai/gpt-oss-20b",
     clock: { now: () => now, sleep: async (ms) => void slept.push(ms) },
     runInBackground: (work) => void background.push(work),
+    inFlight,
     log: (line) => void logs.push(line),
   });
   const request = (init: RequestInit & { secret?: string | null } = {}) =>
@@ -53,7 +60,7 @@ function harness() {
       ...init,
       headers: { ...(init.secret === null ? {} : { Authorization: `Bearer ${init.secret ?? SECRET}` }), ...init.headers },
     }));
-  return { request, calls, posted, slept, background, logs };
+  return { request, calls, posted, slept, background, logs, inFlight, store };
 }
 
 describe("the webhook handler", () => {
@@ -99,6 +106,31 @@ describe("the webhook handler", () => {
     await Promise.all(h.background);
     expect(JSON.stringify(h.logs)).not.toContain(message.content);
     expect(JSON.stringify(h.logs)).not.toContain(SECRET);
+  });
+});
+
+describe("retirement", () => {
+  it("counts a message as in flight from its 202 until its reply is posted", async () => {
+    const h = harness();
+    await h.request();
+    expect(h.inFlight.ids()).toEqual([message.id]);
+    await Promise.all(h.background);
+    expect(h.inFlight.ids()).toEqual([]);
+  });
+
+  it("gives the in-flight messages' claims back when the runtime says beforeunload", async () => {
+    const h = harness();
+    const kept: Promise<unknown>[] = [];
+    const logs: Record<string, unknown>[] = [];
+    const runtime = new EventTarget();
+    releaseClaimsOnRetirement(h.inFlight, h.store, (work) => void kept.push(work), (line) => void logs.push(line), runtime);
+    let finish!: () => void;
+    void h.inFlight.track(message.id, new Promise<void>((resolve) => (finish = resolve)));
+    runtime.dispatchEvent(new CustomEvent("beforeunload", { detail: { reason: "wall_clock" } }));
+    await Promise.all(kept);
+    expect(h.calls).toContain(`release ${message.id}`);
+    expect(logs).toContainEqual({ event: "retiring", reason: "wall_clock", released: 1 });
+    finish();
   });
 });
 

@@ -1,4 +1,5 @@
 import { BodyError, json, jsonDepth, readBody, secretsMatch } from "./http.ts";
+import type { InFlight } from "./in-flight.ts";
 import { parseWebhook } from "./payload.ts";
 import { answerVisitorMessage, type Outcome, type ResponderDeps } from "./responder.ts";
 
@@ -13,6 +14,8 @@ export type HandlerDeps = ResponderDeps & {
   webhookSecret: string;
   /** Keeps work going after the response (EdgeRuntime.waitUntil on Supabase). */
   runInBackground(work: Promise<unknown>): void;
+  /** The messages being answered, given back if the instance retires mid-answer. */
+  inFlight: InFlight;
   log(line: LogLine): void;
 };
 
@@ -48,6 +51,9 @@ export function createHandler(deps: HandlerDeps): (request: Request) => Promise<
       }
       body = JSON.parse(text);
     } catch (error) {
+      if (error instanceof BodyError && error.status === 413) {
+        return reject(413, `payload too large: ${error.message}`);
+      }
       const problem = error instanceof BodyError ? error.message : "body is not valid JSON";
       return reject(400, `bad request: ${problem}`);
     }
@@ -62,7 +68,7 @@ export function createHandler(deps: HandlerDeps): (request: Request) => Promise<
     const { message } = webhook;
     const replyDelayMs = Number(request.headers.get("x-reply-delay-ms")) || 0;
     deps.runInBackground(
-      answerVisitorMessage(deps, message, replyDelayMs).then(
+      deps.inFlight.track(message.id, answerVisitorMessage(deps, message, replyDelayMs)).then(
         (result: Outcome) =>
           deps.log({
             event: "handled",

@@ -2,6 +2,7 @@
 // Called by the dispatch_ai_reply trigger through pg_net (see supabase/migrations).
 import { configFromEnv } from "./config.ts";
 import { createHandler } from "./handler.ts";
+import { createInFlight, releaseClaimsOnRetirement } from "./in-flight.ts";
 import { createGroqLlm } from "./llm.ts";
 import { createReplyStore } from "./reply-store.ts";
 import { systemClock } from "./responder.ts";
@@ -14,20 +15,28 @@ function runInBackground(work: Promise<unknown>): void {
   if (edgeRuntime) edgeRuntime.waitUntil(work);
 }
 
-if (import.meta.main) {
+/** Serves the function: run as the entrypoint on Supabase, or by local/edge-runtime.ts. */
+export function main(): void {
   const config = configFromEnv((name) => Deno.env.get(name));
+  const log = (line: Record<string, unknown>) => console.log(JSON.stringify(line));
+  // Room for the LLM deadline and the final database call after it; a crashed run is retried after.
+  const store = createReplyStore(
+    config.supabaseUrl,
+    config.supabaseKey,
+    Math.ceil(config.groq.deadlineMs / 1000) + 5,
+  );
+  const inFlight = createInFlight();
+  releaseClaimsOnRetirement(inFlight, store, runInBackground, log);
   Deno.serve(createHandler({
     webhookSecret: config.webhookSecret,
-    // Room for the LLM deadline and the final database call after it; a crashed run is retried after.
-    store: createReplyStore(
-      config.supabaseUrl,
-      config.supabaseKey,
-      Math.ceil(config.groq.deadlineMs / 1000) + 5,
-    ),
+    store,
     llm: createGroqLlm(config.groq),
     clock: systemClock,
     defaultModel: config.groq.defaultModel,
     runInBackground,
-    log: (line) => console.log(JSON.stringify(line)),
+    inFlight,
+    log,
   }));
 }
+
+if (import.meta.main) main();

@@ -1,4 +1,6 @@
-import { createClient } from "@supabase/supabase-js";
+// PostgREST's client alone (what supabase-js uses for rpc): the function needs nothing else of
+// supabase-js, and every npm package a function imports is deployed whole (bundle size).
+import { PostgrestClient } from "@supabase/postgrest-js";
 import { z } from "zod";
 
 /** What ai_reply_context answers: skip (with why), or everything needed to reply. */
@@ -41,6 +43,8 @@ export type ReplyToPost = {
 export type ReplyStore = {
   replyContext(messageId: string): Promise<ReplyContext>;
   postReply(reply: ReplyToPost): Promise<PostReplyResult>;
+  /** When the instance retires: gives its claims back; answers how many were released. */
+  releaseClaims(messageIds: string[]): Promise<number>;
 };
 
 export class DatabaseError extends Error {}
@@ -57,8 +61,9 @@ export function createReplyStore(
   serviceKey: string,
   claimSeconds: number,
 ): ReplyStore {
-  const supabase = createClient(supabaseUrl, serviceKey, {
-    auth: { persistSession: false, autoRefreshToken: false, detectSessionInUrl: false },
+  // As supabase-js sends a key without a user session: apikey, and the key as the bearer.
+  const supabase = new PostgrestClient(`${supabaseUrl.replace(/\/$/, "")}/rest/v1`, {
+    headers: { apikey: serviceKey, Authorization: `Bearer ${serviceKey}` },
   });
 
   async function call<T>(
@@ -93,5 +98,7 @@ export function createReplyStore(
         is_fallback: reply.isFallback,
         error: reply.error,
       }, PostReplyResult),
+    releaseClaims: (messageIds) =>
+      call("ai_release_claims", { message_ids: messageIds }, z.number().int()),
   };
 }

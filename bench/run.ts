@@ -6,6 +6,7 @@ import { mkdir, writeFile } from "node:fs/promises";
 import { cpus } from "node:os";
 import { join } from "node:path";
 import { denoPath } from "../local/edge-function.ts";
+import { measureDeployBundle } from "./deploy-bundle.ts";
 import { startStack } from "../local/stack.ts";
 import { visitorSays } from "../tests/helpers.ts";
 import { closedLoop, conversations, cpuSeconds, floorRound, percentiles, postmasterPid, replyLatencies, replyWatcher } from "./measure.ts";
@@ -28,6 +29,9 @@ try {
     cpu: cpus()[0]?.model, cores: cpus().length, node: process.version,
     deno: execFileSync(denoPath(), ["--version"]).toString().split("\n")[0], postgres: pgVersion!.server_version, quick,
   });
+
+  // What `supabase functions deploy` uploads (limits: 20 MB bundled by the CLI, 5 MB bundled server-side).
+  report("deploy_bundle", await measureDeployBundle(join(import.meta.dirname, "..", "supabase", "functions", "ai-responder")));
 
   // Warm-up: first calls compile, connect and fill caches; not measured.
   await closedLoop(pool, watcher, await conversations(pool, 5), 3);
@@ -162,7 +166,7 @@ try {
   report("pipeline_over_floor", { p50_ratio: Math.round((e2e1.p50 / floorLatency.p50) * 10) / 10, p50_overhead_ms: Math.round((e2e1.p50 - floorLatency.p50) * 10) / 10 });
 
   const expected = [
-    "machine", "e2e_latency_ms", "floor_latency_ms", "throughput_answered_per_s", "cpu_ms_per_answered_message",
+    "machine", "deploy_bundle", "e2e_latency_ms", "floor_latency_ms", "throughput_answered_per_s", "cpu_ms_per_answered_message",
     "calls_per_answered_message", "burst_of_3", "function_own_ms_per_reply", "function_stages_ms",
     "prompt_size_50_message_conversation", "cold_start_ms", "e2e_latency_groq_paced_ms", "pipeline_over_floor",
   ];

@@ -107,6 +107,8 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
       enableAnonymousSignIns: options.auth?.enableAnonymousSignIns ?? authConfig?.enable_anonymous_sign_ins ?? false,
       anonymousSignInsPerHour: options.auth?.anonymousSignInsPerHour ?? authConfig?.rate_limit?.anonymous_users ?? 30,
       jwtExpirySeconds: options.auth?.jwtExpirySeconds ?? authConfig?.jwt_expiry ?? 3600,
+      refreshTokenReuseIntervalSeconds: authConfig?.refresh_token_reuse_interval ?? 10,
+      tokenRefreshesPerFiveMinutes: authConfig?.rate_limit?.token_refresh ?? 150,
     });
     const realtime = await startRealtime({ databaseUrl: database.realtimeAdminUrl, keys, log: (line) => options.log?.("realtime", line) });
     cleanups.push(() => realtime.stop());
@@ -187,7 +189,12 @@ async function restartable(start: () => Promise<{ stop(): Promise<void> }> | { s
 }
 
 type SupabaseConfig = {
-  auth?: { enable_anonymous_sign_ins?: boolean; jwt_expiry?: number; rate_limit?: { anonymous_users?: number } };
+  auth?: {
+    enable_anonymous_sign_ins?: boolean;
+    jwt_expiry?: number;
+    refresh_token_reuse_interval?: number;
+    rate_limit?: { anonymous_users?: number; token_refresh?: number };
+  };
   functions?: Record<string, { verify_jwt?: boolean }>;
 };
 

@@ -106,6 +106,8 @@ export async function startGateway(options: {
 
   let server: Server | undefined;
   let port = options.port;
+  // closeAllConnections() does not cover upgraded sockets (Realtime's WebSockets): tracked here.
+  const upgraded = new Set<Duplex>();
   async function start(): Promise<void> {
     server = createServer((request, response) => {
       handle(request, response).catch((error: Error) => {
@@ -114,6 +116,8 @@ export async function startGateway(options: {
       });
     });
     server.on("upgrade", (request: IncomingMessage, socket: Duplex, head: Buffer) => {
+      upgraded.add(socket);
+      socket.once("close", () => upgraded.delete(socket));
       const path = new URL(request.url ?? "/", "http://gateway").pathname;
       const service = serviceFor(path);
       if (!service?.upgrade) return void socket.destroy();
@@ -135,6 +139,7 @@ export async function startGateway(options: {
       server = undefined;
       if (!running) return;
       running.closeAllConnections();
+      for (const socket of upgraded) socket.destroy();
       running.close();
       await once(running, "close").catch(() => {});
     },

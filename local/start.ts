@@ -1,16 +1,23 @@
-// `npm start`: the local stack on Supabase's usual ports, with the demo project from
-// supabase/seed.sql, and a terminal chat as an anonymous visitor of that project.
+// `npm start`: the local stack on Supabase's usual ports with the demo project from
+// supabase/seed.sql, the demo website with the chat widget, and a terminal chat as an
+// anonymous visitor, on supabase-js exactly as the widget does it (README "The widget").
 import { createInterface } from "node:readline/promises";
 import { join } from "node:path";
-import type pg from "pg";
+import { createClient, type SupabaseClient } from "@supabase/supabase-js";
+import { buildWidgetIfStale, describeSize, widgetIsStale } from "../widget/build.ts";
+import { startDemoSite } from "./demo-site.ts";
 import { startStack, type Stack } from "./stack.ts";
-import { asVisitor } from "./visitor.ts";
 
 const DEMO_PROJECT_ID = "00000000-0000-4000-8000-000000000001";
 const root = join(import.meta.dirname, "..");
 
+type MessageRow = { id: string; sender_id: string; from_customer: boolean; content: string; created_at: string };
+
+if (widgetIsStale()) console.log("Building the chat widget (widget/dist/chat-widget.js)...");
+const bundle = await buildWidgetIfStale();
+
 const groqApiKey = process.env.GROQ_API_KEY;
-console.log("Starting the local stack (PostgreSQL, pg_net worker, ai-responder on Deno, gateway)...");
+console.log("Starting the local stack (PostgreSQL, Auth, REST, Realtime, pg_net worker, ai-responder on Deno, gateway)...");
 const stack = await startStack({
   dataDir: join(root, ".local", "db"),
   dbPort: Number(process.env.LOCAL_DB_PORT ?? 54322),
@@ -26,12 +33,22 @@ const stack = await startStack({
     if (source === "worker" || source === "cron") console.log(`  (${source === "worker" ? "pg_net worker" : "pg_cron"}: ${line})`);
   },
 });
+const demoSite = await startDemoSite({
+  port: Number(process.env.LOCAL_DEMO_PORT ?? 54330),
+  supabaseUrl: stack.gatewayUrl,
+  publishableKey: stack.keys.publishableKey,
+  projectId: DEMO_PROJECT_ID,
+}).catch(async (error: Error) => {
+  await stack.stop();
+  throw error;
+});
 
 let stopping = false;
 async function shutdown(code = 0): Promise<never> {
   if (!stopping) {
     stopping = true;
     console.log("\nStopping the local stack...");
+    await demoSite.stop();
     await stack.stop();
   }
   process.exit(code);
@@ -40,9 +57,12 @@ process.on("SIGINT", () => void shutdown());
 process.on("SIGTERM", () => void shutdown());
 
 console.log(`
-  Database URL:  ${stack.dbUrl}
-  API URL:       ${stack.gatewayUrl}
-  Function URL:  ${stack.functionUrl}
+         API URL: ${stack.gatewayUrl}
+          DB URL: ${stack.dbUrl}
+ Publishable key: ${stack.keys.publishableKey}
+        anon key: ${stack.keys.anonKey}
+    Function URL: ${stack.functionUrl}
+       Demo page: ${demoSite.url}  (the chat widget on a customer's site; ${describeSize(bundle)})
 `);
 if (stack.llm) {
   console.log(`  ************************************************************************
@@ -54,39 +74,90 @@ if (stack.llm) {
   console.log(`  Replies come from Groq (${process.env.GROQ_MODEL ?? "openai/gpt-oss-20b"}).\n`);
 }
 
-await chat(stack);
+await chat(stack).catch(async (error: Error) => {
+  console.log(`  ! ${error.message}`);
+  await shutdown(1);
+});
 
-async function chat({ pool }: Stack): Promise<void> {
-  const visitorId = (await pool.query<{ id: string }>("insert into auth.users (is_anonymous) values (true) returning id")).rows[0]!.id;
-  const conversationId = await asVisitor(pool, visitorId, async (client) =>
-    (await client.query<{ id: string }>(
-      "insert into public.conversations (project_id, visitor_id) values ($1, $2) returning id",
-      [DEMO_PROJECT_ID, visitorId],
-    )).rows[0]!.id
-  );
-  console.log(`You are an anonymous visitor of the demo project, conversation ${conversationId}.
-Type a message and press Enter. Commands: /ai on, /ai off (the project's flag),
-/agent <text> (a human agent writes, taking over), /handback, /quit. Ctrl-C stops everything.
-`);
+/** The terminal visitor: the widget's calls, through Auth, PostgREST and Realtime. */
+async function chat(stack: Stack): Promise<void> {
+  const supabase = createClient(stack.gatewayUrl, stack.keys.publishableKey, { auth: { persistSession: false } });
+  const { data: { user }, error: signInError } = await supabase.auth.signInAnonymously();
+  if (signInError || !user) throw new Error(`anonymous sign-in failed: ${signInError?.message}`);
+  const { data: conversation, error } = await supabase
+    .from("conversations")
+    .insert({ project_id: DEMO_PROJECT_ID, visitor_id: user.id })
+    .select()
+    .single();
+  if (error) throw new Error(`could not start a conversation: ${error.message}`);
+  const conversationId = (conversation as { id: string }).id;
 
   const seen = new Set<string>();
-  const watcher = setInterval(() => void showNewMessages(pool, visitorId, conversationId, seen), 150);
+  let lastCreatedAt: string | undefined;
+  const show = (row: MessageRow) => {
+    if (seen.has(row.id)) return; // a row can come from Realtime and from the catch-up query
+    seen.add(row.id);
+    if (!lastCreatedAt || row.created_at > lastCreatedAt) lastCreatedAt = row.created_at;
+    if (!row.from_customer) console.log(row.sender_id === "AI_BOT" ? `AI    > ${row.content}` : `Agent > ${row.content}`);
+  };
+  await new Promise<void>((subscribed) => {
+    supabase
+      .channel(`conversation:${conversationId}`)
+      .on(
+        "postgres_changes",
+        { event: "INSERT", schema: "public", table: "messages", filter: `conversation_id=eq.${conversationId}` },
+        (payload) => show(payload.new as MessageRow),
+      )
+      .subscribe((status, err) => {
+        if (status === "SUBSCRIBED") {
+          void catchUp(supabase, conversationId, lastCreatedAt).then((rows) => rows.forEach(show));
+          subscribed();
+        } else if (status === "CHANNEL_ERROR" || status === "TIMED_OUT") {
+          console.log(`  (Realtime: ${status}${err ? `: ${err.message}` : ""}; supabase-js reconnects)`);
+        }
+      });
+  });
+
+  console.log(`You are an anonymous visitor (${user.id}) of the demo project, conversation ${conversationId}.
+Type a message and press Enter. Admin commands (SQL, as in the Table Editor): /ai on, /ai off
+(the project's flag), /agent <text> (a human agent writes, taking over), /handback, /quit.
+Ctrl-C stops everything. The same chat as a website widget: ${demoSite.url}
+`);
   const terminal = createInterface({ input: process.stdin, output: process.stdout });
   try {
     for await (const line of terminal) {
       const text = line.trim();
       if (!text) continue;
       if (text === "/quit") break;
-      await command(pool, conversationId, visitorId, text).catch((error: Error) => console.log(`  ! ${error.message}`));
+      if (text.startsWith("/")) {
+        await adminCommand(stack, conversationId, text).catch((e: Error) => console.log(`  ! ${e.message}`));
+        continue;
+      }
+      const { error: sendError } = await supabase.from("messages").insert({
+        conversation_id: conversationId,
+        sender_id: user.id,
+        from_customer: true,
+        content: text,
+      });
+      if (sendError) console.log(`  ! not sent: ${sendError.message}`);
     }
   } finally {
-    clearInterval(watcher);
     terminal.close();
   }
   await shutdown();
 }
 
-async function command(pool: pg.Pool, conversationId: string, visitorId: string, text: string): Promise<void> {
+/** The rows written while the channel was not joined (first join, or a rejoin after a drop). */
+async function catchUp(supabase: SupabaseClient, conversationId: string, since: string | undefined): Promise<MessageRow[]> {
+  let query = supabase.from("messages").select().eq("conversation_id", conversationId);
+  if (since) query = query.gte("created_at", since);
+  const { data, error } = await query.order("created_at", { ascending: true });
+  if (error) console.log(`  ! could not load the conversation: ${error.message}`);
+  return (data ?? []) as MessageRow[];
+}
+
+/** What an admin does in the Table Editor, here as SQL through the database URL. */
+async function adminCommand({ pool }: Stack, conversationId: string, text: string): Promise<void> {
   if (text === "/ai on" || text === "/ai off") {
     await pool.query("update public.projects set ai_enabled = $1 where id = $2", [text === "/ai on", DEMO_PROJECT_ID]);
     console.log(`  (projects.ai_enabled is now ${text === "/ai on"})`);
@@ -99,29 +170,7 @@ async function command(pool: pg.Pool, conversationId: string, visitorId: string,
     await pool.query("update public.conversations set handed_off_to = null where id = $1", [conversationId]);
     console.log("  (conversation handed back to the AI)");
   } else {
-    // Through RLS, as the widget's insert would be.
-    await asVisitor(pool, visitorId, (client) =>
-      client.query(
-        "insert into public.messages (conversation_id, sender_id, from_customer, content) values ($1, $2, true, $3)",
-        [conversationId, visitorId, text],
-      )
-    );
-  }
-}
-
-/** What Realtime would push to the widget: the conversation's new rows the visitor may read. */
-async function showNewMessages(pool: pg.Pool, visitorId: string, conversationId: string, seen: Set<string>): Promise<void> {
-  const rows = await asVisitor(pool, visitorId, async (client) =>
-    (await client.query<{ id: string; sender_id: string; from_customer: boolean; content: string }>(
-      "select id, sender_id, from_customer, content from public.messages where conversation_id = $1 order by created_at, id",
-      [conversationId],
-    )).rows
-  ).catch(() => []);
-  for (const row of rows) {
-    if (seen.has(row.id)) continue;
-    seen.add(row.id);
-    if (row.from_customer) continue;
-    console.log(row.sender_id === "AI_BOT" ? `AI    > ${row.content}` : `Agent > ${row.content}`);
+    console.log("  ! unknown command: /ai on, /ai off, /agent <text>, /handback, /quit");
   }
 }
 

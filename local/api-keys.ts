@@ -2,6 +2,8 @@
 // (HS256 with the project's JWT secret, as `supabase status` prints them) and the newer
 // opaque keys (sb_publishable_..., sb_secret_...). All are made afresh for each stack.
 import { randomBytes } from "node:crypto";
+import { mkdir, readFile, writeFile } from "node:fs/promises";
+import { dirname } from "node:path";
 import { errors, jwtVerify, SignJWT } from "jose";
 
 export type ApiKeys = {
@@ -24,6 +26,18 @@ export async function makeApiKeys(): Promise<ApiKeys> {
     publishableKey: `sb_publishable_${randomBytes(16).toString("base64url")}`,
     secretKey: `sb_secret_${randomBytes(16).toString("base64url")}`,
   };
+}
+
+/** The keys kept in a file, made once: a browser's stored session stays valid across restarts, as on a real project. */
+export async function persistentApiKeys(path: string): Promise<ApiKeys> {
+  try {
+    return JSON.parse(await readFile(path, "utf8")) as ApiKeys;
+  } catch {
+    const keys = await makeApiKeys();
+    await mkdir(dirname(path), { recursive: true });
+    await writeFile(path, JSON.stringify(keys, null, 2), { mode: 0o600 });
+    return keys;
+  }
 }
 
 export function signJwt(claims: Record<string, unknown>, secret: string): Promise<string> {

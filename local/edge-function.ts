@@ -1,5 +1,6 @@
 // Stands in for Supabase's Edge Runtime: serves one function's real index.ts on real Deno of
-// the version the hosted runtime embeds (2.1.4: supabase/edge-runtime deno/Cargo.toml), from
+// the version the hosted runtime embeds (2.1.4: supabase/edge-runtime deno/Cargo.toml; the
+// deno-edge-runtime package), from
 // the function's folder so that its own deno.json and deno.lock resolve the npm: imports, with
 // only the environment the platform would inject, inside local/edge-runtime.deno.ts (the
 // runtime's globals and its retirement event).
@@ -35,9 +36,24 @@ export type EdgeFunctionOptions = {
   startTimeoutMs?: number;
 };
 
+/**
+ * The Deno that runs the function: the hosted Edge Runtime's own version (the optional
+ * dependency deno-edge-runtime, Linux x64 only) where it is installed, else the tools' Deno
+ * (the deno package), announced once, since behaviour can differ between the two.
+ */
 export function denoPath(): string {
-  return join(createRequire(import.meta.url).resolve("deno/package.json"), "..", "deno");
+  const require = createRequire(import.meta.url);
+  try {
+    return join(require.resolve("deno-edge-runtime/package.json"), "..", "deno");
+  } catch {
+    if (!warnedAboutDeno) {
+      warnedAboutDeno = true;
+      console.warn("! deno-edge-runtime (Deno 2.1.4, as on Supabase) is not installed here: the function runs on the deno package's newer Deno.");
+    }
+    return join(require.resolve("deno/package.json"), "..", "deno");
+  }
 }
+let warnedAboutDeno = false;
 
 /**
  * Deno 2.1 trusts only its bundled Mozilla roots by default; machines that reach the npm

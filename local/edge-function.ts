@@ -113,6 +113,10 @@ export async function serveEdgeFunction(options: EdgeFunctionOptions): Promise<E
           lines.forEach(onLine);
         });
       }
+      process_.once("error", (error) => {
+        clearTimeout(timer);
+        reject(new Error(`${options.name} could not be started: ${error.message}`));
+      });
       process_.once("exit", (code) => {
         clearTimeout(timer);
         reject(new Error(`${options.name} exited with code ${code} before serving:\n${logs.join("\n")}`));

@@ -85,6 +85,8 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
       seed: options.seed,
       log: (line) => options.log?.("postgres", line),
     });
+    // A data folder moved out of the postgres user's reach is not inside the scratch folder.
+    if (!options.dataDir) cleanups.push(() => rm(database.dataDir, { recursive: true, force: true }));
     cleanups.push(() => database.stop());
 
     const pool = createPool(database.url, 20);

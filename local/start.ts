@@ -35,6 +35,9 @@ const stack = await startStack({
     if (source === "function") describeFunctionLog(line);
     if (source === "worker" || source === "cron") console.log(`  (${source === "worker" ? "pg_net worker" : "pg_cron"}: ${line})`);
   },
+}).catch((error: Error) => {
+  console.error(`Cannot start the local stack: ${error.message}`);
+  process.exit(1);
 });
 const demoSite = await startDemoSite({
   port: Number(process.env.LOCAL_DEMO_PORT ?? 54330),

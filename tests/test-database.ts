@@ -19,6 +19,8 @@ export async function startTestDatabase(): Promise<TestDatabase> {
       await pool.end();
       await database.stop();
       await rm(scratch, { recursive: true, force: true });
+      // Kept elsewhere when the server's OS user cannot reach the temporary folder (local/postgres-cluster.ts).
+      if (!database.dataDir.startsWith(scratch)) await rm(database.dataDir, { recursive: true, force: true });
     },
   };
 }

@@ -1,8 +1,9 @@
 // Stands in for Groq's OpenAI-compatible API (POST /openai/v1/chat/completions): the same
 // request checks (API key, Groq's 400 for unsupported properties, decommissioned models),
 // the same response shape (usage with Groq's timing fields, x_groq, rate-limit headers,
-// SSE streams ending in [DONE]), and error injection for tests: 429 with retry-after,
-// 500, and slow answers. Replies are canned text, clearly marked as not from Groq.
+// SSE streams ending in [DONE], finish_reason "length" at max_completion_tokens), and error
+// injection for tests: 429 with retry-after, 500, Groq's 401/403/404/413 error bodies, and slow
+// answers or failures. Replies are canned text, clearly marked as not from Groq.
 import { once } from "node:events";
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
@@ -14,9 +15,31 @@ export type RecordedRequest = { at: number; body: { model: string; messages: Cha
 /** What the stand-in does with one request. */
 export type Behaviour =
   | { status: 429; retryAfterSeconds: number }
-  | { status: 500 | 503 }
+  | { status: 400 | 401 | 403 | 404 | 413 | 500 | 503; delayMs?: number }
   | { delayMs: number; content?: string }
   | { content: string };
+
+/** Groq's error bodies for the statuses a test can inject (observed from api.groq.com). */
+function groqError(status: number, model: string): { message: string; type: string; code?: string } {
+  switch (status) {
+    case 400:
+      return { message: `The model \`${model}\` has been decommissioned and is no longer supported.`, type: "invalid_request_error", code: "model_decommissioned" };
+    case 401:
+      return { message: "Invalid API Key", type: "invalid_request_error", code: "invalid_api_key" };
+    case 403:
+      return { message: "Forbidden", type: "permission_error" };
+    case 404:
+      return { message: `The model \`${model}\` does not exist or you do not have access to it.`, type: "invalid_request_error", code: "model_not_found" };
+    case 413:
+      return {
+        message: `Request too large for model \`${model}\` on tokens per minute (TPM): Limit 8000, Requested 12000, please reduce your message size and try again.`,
+        type: "tokens",
+        code: "rate_limit_exceeded",
+      };
+    default:
+      return { message: "Internal Server Error", type: "internal_server_error" };
+  }
+}
 
 /** How fast answers come: Groq-like pacing is about 200 ms to the first token, then ~300 tokens/s. */
 export type Pace = { firstTokenMs: number; tokensPerSecond: number };
@@ -110,13 +133,19 @@ export async function startStandInLlm(options: { port?: number; apiKey?: string;
           },
         }));
       }
-      return fail(behaviour.status, "Internal Server Error", "internal_server_error");
+      if ("delayMs" in behaviour && behaviour.delayMs) await new Promise((resolve) => setTimeout(resolve, behaviour.delayMs));
+      const error = groqError(behaviour.status, body.model);
+      return fail(behaviour.status, error.message, error.type, error.code);
     }
 
     const lastUser = [...body.messages].reverse().find((m) => m.role === "user")?.content ?? "";
-    const content = (behaviour && "content" in behaviour && behaviour.content) ||
+    let content = (behaviour && "content" in behaviour && behaviour.content) ||
       `[stand-in LLM, not Groq] Thanks for your message: "${lastUser.slice(0, 120)}"`;
     const promptTokens = Math.ceil(body.messages.reduce((sum, m) => sum + m.content.length, 0) / 4);
+    // Groq stops at max_completion_tokens with finish_reason "length" (about 4 characters a token here).
+    const maxTokens = typeof body.max_completion_tokens === "number" ? body.max_completion_tokens : Infinity;
+    const finishReason = Math.ceil(content.length / 4) > maxTokens ? "length" : "stop";
+    if (finishReason === "length") content = content.slice(0, maxTokens * 4);
     const completionTokens = Math.ceil(content.length / 4);
     const delayMs = (behaviour && "delayMs" in behaviour ? behaviour.delayMs : 0) +
       (pace ? pace.firstTokenMs + (completionTokens / pace.tokensPerSecond) * 1000 : 0);
@@ -146,7 +175,7 @@ export async function startStandInLlm(options: { port?: number; apiKey?: string;
         `data: ${JSON.stringify({ id, object: "chat.completion.chunk", created, model: body.model, choices: [{ index: 0, delta, logprobs: null, finish_reason: finish }], ...extra })}\n\n`;
       response.write(chunk({ role: "assistant", content: "" }, null, { x_groq: { id: `req_${randomUUID()}` } }));
       for (const word of content.match(/\S+\s*/g) ?? []) response.write(chunk({ content: word }, null));
-      response.write(chunk({}, "stop", { x_groq: { id: `req_${randomUUID()}`, usage }, usage }));
+      response.write(chunk({}, finishReason, { x_groq: { id: `req_${randomUUID()}`, usage }, usage }));
       const streamOptions = body.stream_options as { include_usage?: boolean } | undefined;
       if (streamOptions?.include_usage) {
         response.write(`data: ${JSON.stringify({ id, object: "chat.completion.chunk", created, model: body.model, choices: [], usage })}\n\n`);
@@ -156,7 +185,7 @@ export async function startStandInLlm(options: { port?: number; apiKey?: string;
 
     send(200, {
       id, object: "chat.completion", created, model: body.model,
-      choices: [{ index: 0, message: { role: "assistant", content }, logprobs: null, finish_reason: "stop" }],
+      choices: [{ index: 0, message: { role: "assistant", content }, logprobs: null, finish_reason: finishReason }],
       usage, usage_breakdown: null, system_fingerprint: "fp_stand_in", x_groq: { id: `req_${randomUUID()}` },
     }, rateLimitHeaders);
   });

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startStack, type Stack } from "../local/stack.ts";
 import {
-  agentSays, aiRepliesOf, createProject, marker, messagesOf, type ProjectSettings, startConversation, visitorSays, waitFor,
+  agentSays, aiRepliesOf, createProject, marker, messagesOf, type ProjectSettings, startConversation, visitorSays, waitFor, webhookHeaders,
 } from "./helpers.ts";
 
 // The whole pipeline: visitor insert -> trigger -> pg_net worker -> gateway -> ai-responder
@@ -33,10 +33,11 @@ async function pipelineBarrier(): Promise<void> {
   await waitForReplies(conversationId);
 }
 
+/** Delivers a webhook by hand, signed as the trigger signs it (with another secret if given). */
 const deliver = (body: string, secret = stack.webhookSecret, init: RequestInit = {}) =>
   fetch(stack.functionUrl, {
     method: "POST",
-    headers: { "Content-Type": "application/json", Authorization: `Bearer ${secret}` },
+    headers: { "Content-Type": "application/json", ...webhookHeaders(body, secret) },
     body,
     ...init,
   });
@@ -188,7 +189,7 @@ describe("bad requests change nothing", () => {
     return rows[0];
   }
 
-  it("401 for a wrong or missing secret, before anything is read", async () => {
+  it("401 for a wrong or missing signature, before anything is read", async () => {
     const { projectId, visitorId, conversationId } = await newConversation({ ai_enabled: false });
     const messageId = await visitorSays(stack.pool, visitorId, conversationId, "Hello");
     await stack.pool.query("update public.projects set ai_enabled = true where id = $1", [projectId]);
@@ -196,9 +197,12 @@ describe("bad requests change nothing", () => {
 
     const wrong = await deliver(payload, "not-the-secret");
     expect(wrong.status).toBe(401);
-    expect(await wrong.json()).toEqual({ error: "unauthorized: Authorization must be Bearer <AI_RESPONDER_WEBHOOK_SECRET>" });
+    expect(await wrong.json()).toEqual({ error: "unauthorized: webhook-signature does not match (signed with AI_RESPONDER_WEBHOOK_SECRET over webhook-id.webhook-timestamp.body)" });
     const missing = await fetch(stack.functionUrl, { method: "POST", body: payload });
     expect(missing.status).toBe(401);
+    // The old bearer secret opens nothing any more.
+    const bearer = await fetch(stack.functionUrl, { method: "POST", body: payload, headers: { Authorization: `Bearer ${stack.webhookSecret}` } });
+    expect(bearer.status).toBe(401);
     await pipelineBarrier();
     expect(await aiRepliesOf(stack.pool, conversationId)).toEqual([]);
     // Nothing read or claimed: the message never got a job (it was written while the AI was off).
@@ -234,7 +238,7 @@ describe("bad requests change nothing", () => {
     const other = await deliver(JSON.stringify({ type: "INSERT", table: "projects", schema: "public", record: {}, old_record: null }));
     expect(other.status).toBe(200);
     expect(await other.json()).toEqual({ skipped: "not a messages webhook (public.projects)" });
-    const get = await fetch(stack.functionUrl, { headers: { Authorization: `Bearer ${stack.webhookSecret}` } });
+    const get = await fetch(stack.functionUrl, { headers: webhookHeaders("", stack.webhookSecret) });
     expect(get.status).toBe(405);
   });
 

@@ -15,6 +15,8 @@ afterAll(async () => {
 
 /** Every privilege anyone but the owner holds in public and private (tests/grant-matrix.ts). */
 const expected = [
+  "column public.ai_reply_jobs.claim_token: service_role INSERT",
+  "column public.ai_reply_jobs.claim_token: service_role UPDATE",
   "column public.ai_reply_jobs.claimed_until: service_role INSERT",
   "column public.ai_reply_jobs.claimed_until: service_role UPDATE",
   "column public.ai_reply_jobs.completion_tokens: service_role UPDATE",
@@ -28,8 +30,8 @@ const expected = [
   "column public.ai_reply_jobs.outcome: service_role UPDATE",
   "column public.ai_reply_jobs.prompt_tokens: service_role UPDATE",
   "column public.ai_reply_jobs.released_at: service_role UPDATE",
+  "column public.ai_reply_jobs.truncated: service_role UPDATE",
   "column public.conversations.handed_off_to: service_role UPDATE",
-  "column public.conversations.id: authenticated INSERT",
   "column public.conversations.project_id: authenticated INSERT",
   "column public.conversations.visitor_id: authenticated INSERT",
   "column public.messages.content: authenticated INSERT",
@@ -38,15 +40,21 @@ const expected = [
   "column public.messages.conversation_id: service_role INSERT",
   "column public.messages.from_customer: authenticated INSERT",
   "column public.messages.from_customer: service_role INSERT",
-  "column public.messages.id: authenticated INSERT",
   "column public.messages.reply_to: service_role INSERT",
   "column public.messages.sender_id: authenticated INSERT",
   "column public.messages.sender_id: service_role INSERT",
   "function private.ai_reply_skip_reason(message messages): service_role EXECUTE",
+  "function private.ai_spending_stop(project projects): service_role EXECUTE",
+  "function private.cut_to_bytes(content text, max_bytes integer): service_role EXECUTE",
+  "function private.hand_over_to_human(conversation uuid, reason text): service_role EXECUTE",
   "function private.has_newer_visitor_message(message messages): service_role EXECUTE",
-  "function public.ai_post_reply(message_id uuid, content text, model text, prompt_tokens integer, completion_tokens integer, llm_latency_ms integer, is_fallback boolean, error text): service_role EXECUTE",
-  "function public.ai_release_claims(message_ids uuid[]): service_role EXECUTE",
+  "function private.project_accepts_origin(project uuid): authenticated EXECUTE",
+  "function private.prompt_overhead_bytes(): service_role EXECUTE",
+  "function private.record_ai_usage(project uuid, prompt_tokens integer, completion_tokens integer, is_fallback boolean, error text, failure_is_permanent boolean): service_role EXECUTE",
+  "function public.ai_post_reply(message_id uuid, content text, model text, prompt_tokens integer, completion_tokens integer, llm_latency_ms integer, is_fallback boolean, error text, claim_token uuid, failure_is_permanent boolean, truncated boolean): service_role EXECUTE",
+  "function public.ai_release_claims(claim_tokens uuid[]): service_role EXECUTE",
   "function public.ai_reply_context(message_id uuid, claim_seconds integer): service_role EXECUTE",
+  "schema private: authenticated USAGE",
   "schema private: service_role USAGE",
   "schema public: PUBLIC USAGE",
   "schema public: anon USAGE",
@@ -73,6 +81,16 @@ describe("grants", () => {
       where n.nspname in ('public', 'private') and p.prosecdef
         and not coalesce(p.proconfig @> array['search_path=""'], false)`);
     expect(rows).toEqual([]);
+  });
+
+  it("give no API role the admins' usage view (Table Editor and SQL editor only)", async () => {
+    const { rows } = await db.pool.query("select relacl from pg_class where oid = 'public.ai_usage_daily'::regclass");
+    expect(rows).toHaveLength(1);
+    expect(await grantMatrix(db.pool)).not.toContainEqual(expect.stringContaining("ai_usage_daily"));
+    for (const role of ["anon", "authenticated", "service_role"]) {
+      const { rows: [can] } = await db.pool.query("select has_table_privilege($1, 'public.ai_usage_daily', 'select') as select", [role]);
+      expect(can, role).toEqual({ select: false });
+    }
   });
 
   it("leave row level security on for every table in public", async () => {

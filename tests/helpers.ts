@@ -3,6 +3,7 @@
 import { randomUUID } from "node:crypto";
 import type pg from "pg";
 import { asVisitor } from "../local/visitor.ts";
+import { signWebhook } from "../supabase/functions/ai-responder/signature.ts";
 
 export type ProjectSettings = {
   ai_enabled?: boolean;
@@ -11,10 +12,28 @@ export type ProjectSettings = {
   ai_history_limit?: number;
   ai_fallback_message?: string | null;
   ai_reply_delay_ms?: number;
+  ai_handover_message?: string | null;
+  visitor_messages_per_minute?: number;
+  visitor_conversations_per_hour?: number;
+  ai_max_replies_per_conversation?: number;
+  ai_daily_token_budget?: number | null;
+  ai_time_zone?: string;
+  ai_max_prompt_tokens?: number;
+  ai_max_completion_tokens?: number;
+  ai_breaker_threshold?: number;
+  ai_breaker_cool_off_seconds?: number;
+  allowed_origins?: string[];
 };
 
+/**
+ * The per-visitor message rate and the per-conversation reply cap are lifted unless a test sets
+ * them: tests and the benchmark drive one "visitor" far faster than a person types, which is not
+ * what those limits are about (tests/guardrails-*.test.ts prove the limits with their defaults).
+ */
+export const LIFTED_LIMITS = { visitor_messages_per_minute: 10_000, ai_max_replies_per_conversation: 100_000 };
+
 export async function createProject(pool: pg.Pool, settings: ProjectSettings = {}): Promise<string> {
-  const values = { ai_enabled: true, ai_reply_delay_ms: 0, ...settings };
+  const values = { ai_enabled: true, ai_reply_delay_ms: 0, ...LIFTED_LIMITS, ...settings };
   const columns = Object.keys(values);
   const { rows } = await pool.query<{ id: string }>(
     `insert into public.projects (name, ${columns.join(", ")}) values ($1, ${columns.map((_, i) => `$${i + 2}`).join(", ")}) returning id`,
@@ -91,3 +110,10 @@ export async function waitFor<T>(
 }
 
 export const marker = () => `m-${randomUUID().slice(0, 8)}`;
+
+/** The Standard Webhooks headers the trigger sends, for a body delivered by hand (now, unless `at` says when). */
+export function webhookHeaders(body: string | Uint8Array, secret: string, options: { id?: string; at?: number } = {}): Record<string, string> {
+  const id = options.id ?? randomUUID();
+  const at = options.at ?? Math.floor(Date.now() / 1000);
+  return { "webhook-id": id, "webhook-timestamp": String(at), "webhook-signature": signWebhook(id, at, body, secret) };
+}

@@ -1,7 +1,7 @@
 import { readFileSync } from "node:fs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startStack, type Stack } from "../local/stack.ts";
-import { aiRepliesOf, createProject, messagesOf, startConversation, visitorSays, waitFor } from "./helpers.ts";
+import { aiRepliesOf, createProject, messagesOf, startConversation, visitorSays, waitFor, webhookHeaders } from "./helpers.ts";
 import { hostilePayloads } from "./hostile-payloads.ts";
 
 const logs: string[] = [];
@@ -28,7 +28,8 @@ async function sendAll(bodies: (string | Uint8Array<ArrayBuffer>)[], concurrency
       const body = bodies[next++]!;
       const response = await fetch(stack.functionUrl, {
         method: "POST",
-        headers: { "Content-Type": "application/json", Authorization: `Bearer ${stack.webhookSecret}` },
+        // Signed, as if the attacker had the key: what the function does with the body itself.
+        headers: { "Content-Type": "application/json", ...webhookHeaders(body, stack.webhookSecret) },
         body,
       });
       await response.arrayBuffer();

@@ -16,8 +16,8 @@ const context = async (messageId: string) =>
   (await asService<{ c: any }>("select public.ai_reply_context($1) as c", [messageId])).c;
 const postReply = async (messageId: string, content: string | null, extra: Record<string, unknown> = {}) =>
   (await asService<{ r: any }>(
-    "select public.ai_post_reply(message_id => $1, content => $2, model => $3, prompt_tokens => $4, completion_tokens => $5, llm_latency_ms => $6, is_fallback => $7, error => $8) as r",
-    [messageId, content, extra.model ?? "test-model", extra.prompt_tokens ?? 10, extra.completion_tokens ?? 5, extra.llm_latency_ms ?? 42, extra.is_fallback ?? false, extra.error ?? null],
+    "select public.ai_post_reply(message_id => $1, content => $2, model => $3, prompt_tokens => $4, completion_tokens => $5, llm_latency_ms => $6, is_fallback => $7, error => $8, claim_token => $9) as r",
+    [messageId, content, extra.model ?? "test-model", extra.prompt_tokens ?? 10, extra.completion_tokens ?? 5, extra.llm_latency_ms ?? 42, extra.is_fallback ?? false, extra.error ?? null, extra.claim_token ?? null],
   )).r;
 const job = async (messageId: string) =>
   (await db.pool.query("select * from public.ai_reply_jobs where message_id = $1", [messageId])).rows[0];
@@ -37,8 +37,9 @@ describe("ai_reply_context", () => {
     expect(await context(messageId)).toMatchObject({
       action: "reply",
       conversation_id: conversationId,
-      project: { id: projectId, model: "openai/gpt-oss-120b", system_prompt: "Be a baker.", fallback_message: "Back soon." },
+      project: { id: projectId, model: "openai/gpt-oss-120b", system_prompt: "Be a baker.", fallback_message: "Back soon.", max_prompt_tokens: 4000, max_completion_tokens: 1024 },
       history: [{ from_customer: true, content: "Hello" }],
+      claim_token: expect.stringMatching(/^[0-9a-f-]{36}$/),
     });
     expect((await job(messageId)).claimed_until).not.toBeNull();
   });
@@ -160,8 +161,8 @@ describe("ai_post_reply", () => {
 
   it("records an LLM failure with no fallback text without posting, and releases the claim", async () => {
     const { conversationId, messageId } = await conversationWithMessage();
-    await context(messageId);
-    expect(await postReply(messageId, null, { error: "http 500", is_fallback: true })).toEqual({ posted: false, reason: "no_content" });
+    const { claim_token } = await context(messageId);
+    expect(await postReply(messageId, null, { error: "http 500", is_fallback: true, claim_token })).toEqual({ posted: false, reason: "no_content" });
     expect(await aiRepliesOf(db.pool, conversationId)).toEqual([]);
     expect(await job(messageId)).toMatchObject({ outcome: null, error: "http 500", claimed_until: null });
   });

@@ -93,7 +93,9 @@ describe("PostgREST's wire answers", () => {
     expect(empty.status).toBe(200);
     expect(empty.headers.get("content-range")).toBe("*/*");
     expect(await empty.json()).toEqual([]);
-    await rest("messages", { method: "POST", jwt, body: JSON.stringify([1, 2].map((n) => ({ conversation_id: conversationId, sender_id: visitorId, from_customer: true, content: `m${n}` }))) });
+    for (const n of [1, 2]) {
+      await rest("messages", { method: "POST", jwt, body: JSON.stringify({ conversation_id: conversationId, sender_id: visitorId, from_customer: true, content: `m${n}` }) });
+    }
     const page = await rest(`messages?select=content&conversation_id=eq.${conversationId}&order=content.desc&limit=50`, { jwt });
     expect(page.headers.get("content-range")).toBe("0-1/*");
     expect(await page.json()).toEqual([{ content: "m2" }, { content: "m1" }]);
@@ -102,7 +104,7 @@ describe("PostgREST's wire answers", () => {
   it("counts exactly on request, with 206 for a partial page", async () => {
     const { visitorId, conversationId } = await startConversation(stack.pool, await createProject(stack.pool, { ai_enabled: false }));
     const supabase = clientWith(await signJwtFor(visitorId));
-    await supabase.from("messages").insert(["a", "b", "c"].map((content) => ({ conversation_id: conversationId, sender_id: visitorId, from_customer: true, content })));
+    for (const content of ["a", "b", "c"]) await supabase.from("messages").insert({ conversation_id: conversationId, sender_id: visitorId, from_customer: true, content });
     const { data, count, status } = await supabase.from("messages").select("content", { count: "exact" }).eq("conversation_id", conversationId).order("content").limit(2);
     expect({ data, count, status }).toEqual({ data: [{ content: "a" }, { content: "b" }], count: 3, status: 206 });
   });
@@ -110,7 +112,7 @@ describe("PostgREST's wire answers", () => {
   it("filters with in, is, neq, gt and not, as the service role reads", async () => {
     const { visitorId, conversationId } = await startConversation(stack.pool, await createProject(stack.pool, { ai_enabled: false }));
     const supabase = clientWith(await signJwtFor(visitorId));
-    await supabase.from("messages").insert(["a", "b", "c"].map((content) => ({ conversation_id: conversationId, sender_id: visitorId, from_customer: true, content })));
+    for (const content of ["a", "b", "c"]) await supabase.from("messages").insert({ conversation_id: conversationId, sender_id: visitorId, from_customer: true, content });
     const service = createClient(stack.gatewayUrl, stack.keys.secretKey, { auth: { persistSession: false } });
     const base = () => service.from("messages").select("content").eq("conversation_id", conversationId).order("content");
     expect((await base().in("content", ["a", "c", "z"])).data).toEqual([{ content: "a" }, { content: "c" }]);
@@ -118,9 +120,9 @@ describe("PostgREST's wire answers", () => {
     expect((await base().gt("content", "a").not("content", "eq", "c")).data).toEqual([{ content: "b" }]);
   });
 
-  it("inserts an array with ?columns= and returns every row", async () => {
+  it("inserts an array with ?columns= and returns every row (the service role: visitors send one row at a time)", async () => {
     const { visitorId, conversationId } = await startConversation(stack.pool, await createProject(stack.pool, { ai_enabled: false }));
-    const supabase = clientWith(await signJwtFor(visitorId));
+    const supabase = createClient(stack.gatewayUrl, stack.keys.secretKey, { auth: { persistSession: false } });
     const rows = ["x", "y"].map((content) => ({ conversation_id: conversationId, sender_id: visitorId, from_customer: true, content }));
     const { data, error, status } = await supabase.from("messages").insert(rows).select("content");
     expect(error).toBeNull();
@@ -152,6 +154,15 @@ describe("what a visitor may not do, refused as PostgREST refuses it", () => {
     const { error, status } = await supabase.from("messages").insert(message(conversationId, visitorId));
     expect(status).toBe(403);
     expect(error).toMatchObject({ code: "42501", message: expected });
+    expect(await messagesOf(stack.pool, conversationId)).toEqual([]);
+  });
+
+  it("refuses an array of messages from a visitor with 400 PT400 and writes none of them", async () => {
+    const { visitorId, conversationId } = await startConversation(stack.pool, await createProject(stack.pool, { ai_enabled: false }));
+    const supabase = clientWith(await signJwtFor(visitorId));
+    const { error, status } = await supabase.from("messages").insert([messageFrom(conversationId, visitorId), messageFrom(conversationId, visitorId)]);
+    expect(status).toBe(400);
+    expect(error).toMatchObject({ code: "PT400", message: "Send one message at a time" });
     expect(await messagesOf(stack.pool, conversationId)).toEqual([]);
   });
 
@@ -204,7 +215,7 @@ describe("what a visitor may not do, refused as PostgREST refuses it", () => {
 
   it("rolls back a write that cannot be coerced to one object", async () => {
     const { visitorId, conversationId } = await startConversation(stack.pool, await createProject(stack.pool, { ai_enabled: false }));
-    const supabase = clientWith(await signJwtFor(visitorId));
+    const supabase = createClient(stack.gatewayUrl, stack.keys.secretKey, { auth: { persistSession: false } });
     const { error, status } = await supabase.from("messages").insert([messageFrom(conversationId, visitorId), messageFrom(conversationId, visitorId)]).select().single();
     expect(status).toBe(406);
     expect(error).toMatchObject({ code: "PGRST116", details: "The result contains 2 rows" });

@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { signatureMatches } from "../supabase/functions/ai-responder/signature.ts";
 import { agentSays, aiRepliesOf, createProject, type ProjectSettings, startConversation, visitorSays } from "./helpers.ts";
 import { setVault, startTestDatabase, type TestDatabase } from "./test-database.ts";
 
@@ -36,6 +37,30 @@ describe("the retry sweeper", () => {
     await sweep();
     expect(await job(messageId)).toMatchObject({ dispatch_count: 2, outcome: null });
     expect(await queuedFor(messageId)).toBe(2);
+  });
+
+  it("signs each re-dispatch afresh: a new timestamp, a signature valid for it", async () => {
+    const { messageId } = await unanswered();
+    await db.pool.query("update net.http_request_queue set headers = jsonb_set(headers, '{webhook-timestamp}', '\"1\"') where convert_from(body, 'UTF8')::jsonb -> 'record' ->> 'id' = $1", [messageId]);
+    await age(messageId, 11);
+    await sweep();
+    const { rows } = await db.pool.query(
+      "select headers, body from net.http_request_queue where convert_from(body, 'UTF8')::jsonb -> 'record' ->> 'id' = $1 order by id",
+      [messageId],
+    );
+    expect(rows).toHaveLength(2);
+    const resent = rows[1]!;
+    expect(Math.abs(Number(resent.headers["webhook-timestamp"]) - Date.now() / 1000)).toBeLessThan(5);
+    const signed = { id: resent.headers["webhook-id"], timestamp: Number(resent.headers["webhook-timestamp"]), signatures: [resent.headers["webhook-signature"]] };
+    expect(signatureMatches(signed, resent.body, "webhook-secret-for-tests")).toBe(true);
+  });
+
+  it("closes a job whose conversation now awaits a person", async () => {
+    const { conversationId, messageId } = await unanswered();
+    await db.pool.query("select private.hand_over_to_human($1, 'test')", [conversationId]);
+    await age(messageId, 11);
+    await sweep();
+    expect(await job(messageId)).toMatchObject({ dispatch_count: 1, outcome: "awaiting_human" });
   });
 
   it("waits for the grace period, doubling it after each dispatch", async () => {

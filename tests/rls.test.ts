@@ -81,7 +81,16 @@ describe("visitor A (anonymous sign-in)", () => {
       .rejects.toThrow("permission denied for table messages");
   });
 
-  it("cannot take a conversation over or set its last message", async () => {
+  it("cannot choose the id of a message or a conversation (ids come from the defaults)", async () => {
+    await expect(sql(asA(), "insert into public.messages (id, conversation_id, sender_id, from_customer, content) values (gen_random_uuid(), $1, $2, true, 'x')", [a.conversationId, a.visitorId]))
+      .rejects.toThrow("permission denied for table messages");
+    await expect(sql(asA(), "insert into public.conversations (id, project_id, visitor_id) values (gen_random_uuid(), $1, $2)", [projectId, a.visitorId]))
+      .rejects.toThrow("permission denied for table conversations");
+  });
+
+  it("cannot take a conversation over, mark it as awaiting a person, or set its last message", async () => {
+    await expect(sql(asA(), "insert into public.conversations (project_id, visitor_id, awaiting_human_since) values ($1, $2, now())", [projectId, a.visitorId]))
+      .rejects.toThrow("permission denied for table conversations");
     await expect(sql(asA(), "insert into public.conversations (project_id, visitor_id, handed_off_to) values ($1, $2, 'me')", [projectId, a.visitorId]))
       .rejects.toThrow("permission denied for table conversations");
   });
@@ -96,8 +105,11 @@ describe("visitor A (anonymous sign-in)", () => {
     await expect(sql(asA(), "update public.projects set ai_enabled = true")).rejects.toThrow("permission denied for table projects");
   });
 
-  it("cannot read the AI's job log or call the function's SQL API", async () => {
+  it("cannot read the AI's job log or usage, the private tables, or call the function's SQL API", async () => {
     await expect(sql(asA(), "select * from public.ai_reply_jobs")).rejects.toThrow("permission denied for table ai_reply_jobs");
+    await expect(sql(asA(), "select * from public.ai_usage_daily")).rejects.toThrow("permission denied for view ai_usage_daily");
+    await expect(sql(asA(), "select * from private.visitor_rate_counters")).rejects.toThrow("permission denied for table visitor_rate_counters");
+    await expect(sql(asA(), "select private.hand_over_to_human($1, 'x')", [a.conversationId])).rejects.toThrow("permission denied for function hand_over_to_human");
     await expect(sql(asA(), "select public.ai_reply_context($1)", [a.messageId])).rejects.toThrow("permission denied for function ai_reply_context");
     await expect(sql(asA(), "select public.ai_post_reply($1, 'x')", [a.messageId])).rejects.toThrow("permission denied for function ai_post_reply");
   });

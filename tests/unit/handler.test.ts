@@ -4,6 +4,7 @@ import { jsonDepth } from "../../supabase/functions/ai-responder/http.ts";
 import type { Llm } from "../../supabase/functions/ai-responder/llm.ts";
 import type { ReplyStore, ReplyToPost } from "../../supabase/functions/ai-responder/reply-store.ts";
 import { createInFlight, releaseClaimsOnRetirement } from "../../supabase/functions/ai-responder/in-flight.ts";
+import { signWebhook } from "../../supabase/functions/ai-responder/signature.ts";
 
 const SECRET = "handler-test-secret-0123456789";
 const message = {
@@ -15,6 +16,7 @@ const message = {
   created_at: "2026-11-24T10:00:00.000+00:00",
 };
 const body = JSON.stringify({ type: "INSERT", table: "messages", schema: "public", record: message, old_record: null });
+const CLAIM = "5d1c2b3a-4e5f-4a6b-8c7d-9e0f1a2b3c4d";
 
 /** The handler with recording fakes for what lies outside it: database calls, LLM, clock. */
 function harness() {
@@ -26,7 +28,11 @@ function harness() {
   const store: ReplyStore = {
     async replyContext(id) {
       calls.push(`context ${id}`);
-      return { action: "reply", conversation_id: message.conversation_id, project: { id: message.id, name: "Bakery", model: null, system_prompt: null, fallback_message: null }, history: [{ from_customer: true, content: message.content }] };
+      return {
+        action: "reply", conversation_id: message.conversation_id, claim_token: CLAIM,
+        project: { id: message.id, name: "Bakery", model: null, system_prompt: null, fallback_message: null, max_prompt_tokens: 4000, max_completion_tokens: 1024 },
+        history: [{ from_customer: true, content: message.content }],
+      };
     },
     async postReply(reply) {
       calls.push("post");
@@ -41,7 +47,7 @@ function harness() {
   const llm: Llm = {
     async complete({ model, messages }) {
       calls.push(`llm ${model} ${messages.length}`);
-      return { content: "Yes, on Fridays.", model, promptTokens: 20, completionTokens: 5 };
+      return { content: "Yes, on Fridays.", model, promptTokens: 20, completionTokens: 5, finishReason: "stop" };
     },
   };
   const now = Date.parse(message.created_at) + 100;
@@ -53,13 +59,23 @@ function harness() {
     inFlight,
     log: (line) => void logs.push(line),
   });
-  const request = (init: RequestInit & { secret?: string | null } = {}) =>
-    handler(new Request("http://function.test/", {
+  /** A delivery signed as the trigger signs it (secret null: no signature headers at all). */
+  const request = (init: RequestInit & { secret?: string | null; signedBody?: string; id?: string; at?: number } = {}) => {
+    const sent = init.body === undefined ? body : init.body;
+    const id = init.id ?? message.id;
+    const at = init.at ?? Math.floor(now / 1000);
+    const signature: Record<string, string> = init.secret === null ? {} : {
+      "webhook-id": id,
+      "webhook-timestamp": String(at),
+      "webhook-signature": signWebhook(id, at, init.signedBody ?? (typeof sent === "string" ? sent : ((sent as Uint8Array | null) ?? "")), init.secret ?? SECRET),
+    };
+    return handler(new Request("http://function.test/", {
       method: "POST",
-      body,
       ...init,
-      headers: { ...(init.secret === null ? {} : { Authorization: `Bearer ${init.secret ?? SECRET}` }), ...init.headers },
+      body: sent,
+      headers: { ...signature, ...(init.headers as Record<string, string> | undefined) },
     }));
+  };
   return { request, calls, posted, slept, background, logs, inFlight, store };
 }
 
@@ -72,11 +88,11 @@ describe("the webhook handler", () => {
     await Promise.all(h.background);
     expect(h.slept).toEqual([500]); // 600 ms after created_at, 100 ms of which have passed
     expect(h.calls).toEqual([`context ${message.id}`, "llm openai/gpt-oss-20b 2", "post"]);
-    expect(h.posted[0]).toMatchObject({ messageId: message.id, content: "Yes, on Fridays.", isFallback: false, promptTokens: 20 });
+    expect(h.posted[0]).toMatchObject({ messageId: message.id, claimToken: CLAIM, content: "Yes, on Fridays.", isFallback: false, promptTokens: 20, truncated: false, failureIsPermanent: false });
     expect(h.logs.at(-1)).toMatchObject({ event: "handled", message_id: message.id, outcome: "answered" });
   });
 
-  it("checks in order: method, then secret, then body; nothing is read before the secret matches", async () => {
+  it("checks in order: method, then signature, then body; nothing is parsed before the signature matches", async () => {
     const h = harness();
     expect((await h.request({ method: "GET", body: null })).status).toBe(405);
     expect((await h.request({ secret: null })).status).toBe(401);
@@ -84,6 +100,30 @@ describe("the webhook handler", () => {
     expect((await h.request({ body: "{not json" })).status).toBe(400);
     expect(h.calls).toEqual([]);
     expect(h.background).toEqual([]);
+  });
+
+  it.each([
+    ["no signature headers", { secret: null }, "unauthorized: webhook-id, webhook-timestamp and webhook-signature headers are required"],
+    ["a key of the same length and prefix", { secret: SECRET.slice(0, -1) + "X" }, "unauthorized: webhook-signature does not match (signed with AI_RESPONDER_WEBHOOK_SECRET over webhook-id.webhook-timestamp.body)"],
+    ["a timestamp 5 minutes and 1 second old", { at: Math.floor((Date.parse(message.created_at) + 100) / 1000) - 301 }, "unauthorized: webhook-timestamp is more than 5 minutes from now"],
+    ["a timestamp 5 minutes and 1 second ahead", { at: Math.floor((Date.parse(message.created_at) + 100) / 1000) + 301 }, "unauthorized: webhook-timestamp is more than 5 minutes from now"],
+    ["a body changed by one character", { signedBody: body, body: body.replace("rye", "rie") }, "unauthorized: webhook-signature does not match (signed with AI_RESPONDER_WEBHOOK_SECRET over webhook-id.webhook-timestamp.body)"],
+  ])("refuses %s with 401, before any work", async (_name, init, error) => {
+    const h = harness();
+    const response = await h.request(init);
+    expect(response.status).toBe(401);
+    expect(await response.json()).toEqual({ error });
+    expect(h.calls).toEqual([]);
+  });
+
+  it("refuses a signed delivery replayed under another webhook-id", async () => {
+    const h = harness();
+    const at = Math.floor((Date.parse(message.created_at) + 100) / 1000);
+    const signature = signWebhook(message.id, at, body, SECRET);
+    const replay = await h.request({ secret: null, headers: { "webhook-id": "another-message", "webhook-timestamp": String(at), "webhook-signature": signature } });
+    expect(replay.status).toBe(401);
+    const genuine = await h.request({ secret: null, headers: { "webhook-id": message.id, "webhook-timestamp": String(at), "webhook-signature": signature } });
+    expect(genuine.status).toBe(202);
   });
 
   it("refuses deeply nested JSON before parsing it", async () => {
@@ -126,9 +166,11 @@ describe("retirement", () => {
     releaseClaimsOnRetirement(h.inFlight, h.store, (work) => void kept.push(work), (line) => void logs.push(line), runtime);
     let finish!: () => void;
     void h.inFlight.track(message.id, new Promise<void>((resolve) => (finish = resolve)));
+    void h.inFlight.track("not-claimed-yet", new Promise<void>(() => {}));
+    h.inFlight.claimed(message.id, CLAIM);
     runtime.dispatchEvent(new CustomEvent("beforeunload", { detail: { reason: "wall_clock" } }));
     await Promise.all(kept);
-    expect(h.calls).toContain(`release ${message.id}`);
+    expect(h.calls).toContain(`release ${CLAIM}`);
     expect(logs).toContainEqual({ event: "retiring", reason: "wall_clock", released: 1 });
     finish();
   });

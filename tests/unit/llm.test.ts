@@ -21,8 +21,9 @@ describe("the Groq request", () => {
       }), { headers: { "content-type": "application/json" } });
     };
     const llm = createGroqLlm({ apiKey: "k", baseURL: "http://groq.test/openai/v1", defaultModel: "m", timeoutMs: 1000, maxRetries: 0, deadlineMs: 2000 }, fakeGroq);
-    const completion = await llm.complete({ model: "openai/gpt-oss-20b", messages: [{ role: "user", content: "hi" }] });
-    expect(completion).toEqual({ content: "Hello!", model: "openai/gpt-oss-20b", promptTokens: 12, completionTokens: 3 });
+    const completion = await llm.complete({ model: "openai/gpt-oss-20b", messages: [{ role: "user", content: "hi" }], maxCompletionTokens: 300 });
+    expect(completion).toEqual({ content: "Hello!", model: "openai/gpt-oss-20b", promptTokens: 12, completionTokens: 3, finishReason: "stop" });
+    expect(sent.max_completion_tokens).toBe(300);
     expect(Object.keys(sent).sort()).toEqual(["include_reasoning", "max_completion_tokens", "messages", "model", "reasoning_effort"]);
   });
 });

@@ -1,7 +1,8 @@
-import { BodyError, json, jsonDepth, readBody, secretsMatch } from "./http.ts";
+import { BodyError, decodeUtf8, json, jsonDepth, readBody } from "./http.ts";
 import type { InFlight } from "./in-flight.ts";
 import { parseWebhook } from "./payload.ts";
 import { answerVisitorMessage, type Outcome, type ResponderDeps } from "./responder.ts";
+import { signatureMatches, signedHeaders } from "./signature.ts";
 
 /** A visitor message is at most 4,000 characters: 64 KiB is ample for its webhook. */
 export const MAX_BODY_BYTES = 64 * 1024;
@@ -20,8 +21,10 @@ export type HandlerDeps = ResponderDeps & {
 };
 
 /**
- * The webhook endpoint: method, secret, body, payload, in that order; then 202 at once, since
- * pg_net gives up after its timeout, and the answer is worked out in the background.
+ * The webhook endpoint: method, signature, body, payload, in that order; then 202 at once,
+ * since pg_net gives up after its timeout, and the answer is worked out in the background.
+ * The signature covers the body, so the body is read (bounded) before it is checked, and
+ * parsed only after.
  */
 export function createHandler(deps: HandlerDeps): (request: Request) => Promise<Response> {
   return async (request) => {
@@ -34,18 +37,19 @@ export function createHandler(deps: HandlerDeps): (request: Request) => Promise<
     if (request.method !== "POST") {
       return reject(405, "method not allowed: send the webhook with POST", { Allow: "POST" });
     }
-    const authorization = request.headers.get("authorization") ?? "";
-    const token = authorization.startsWith("Bearer ") ? authorization.slice(7) : "";
-    if (!token || !secretsMatch(token, deps.webhookSecret)) {
-      return reject(
-        401,
-        "unauthorized: Authorization must be Bearer <AI_RESPONDER_WEBHOOK_SECRET>",
-      );
-    }
+    const headers = signedHeaders(request.headers, deps.clock.now());
+    if (!headers.ok) return reject(401, `unauthorized: ${headers.problem}`);
 
     let body: unknown;
     try {
-      const text = await readBody(request, MAX_BODY_BYTES);
+      const bytes = await readBody(request, MAX_BODY_BYTES);
+      if (!signatureMatches(headers.signed, bytes, deps.webhookSecret)) {
+        return reject(
+          401,
+          "unauthorized: webhook-signature does not match (signed with AI_RESPONDER_WEBHOOK_SECRET over webhook-id.webhook-timestamp.body)",
+        );
+      }
+      const text = decodeUtf8(bytes);
       if (jsonDepth(text) > MAX_JSON_DEPTH) {
         throw new BodyError(`body nests more than ${MAX_JSON_DEPTH} levels deep`);
       }
@@ -68,7 +72,15 @@ export function createHandler(deps: HandlerDeps): (request: Request) => Promise<
     const { message } = webhook;
     const replyDelayMs = Number(request.headers.get("x-reply-delay-ms")) || 0;
     deps.runInBackground(
-      deps.inFlight.track(message.id, answerVisitorMessage(deps, message, replyDelayMs)).then(
+      deps.inFlight.track(
+        message.id,
+        answerVisitorMessage(
+          deps,
+          message,
+          replyDelayMs,
+          (claimToken) => deps.inFlight.claimed(message.id, claimToken),
+        ),
+      ).then(
         (result: Outcome) =>
           deps.log({
             event: "handled",

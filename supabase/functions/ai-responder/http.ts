@@ -1,16 +1,8 @@
-import { createHash, timingSafeEqual } from "node:crypto";
-
 export function json(status: number, body: unknown, headers: HeadersInit = {}): Response {
   return new Response(JSON.stringify(body), {
     status,
     headers: { "Content-Type": "application/json", ...headers },
   });
-}
-
-/** Compares secrets in constant time, whatever their lengths. */
-export function secretsMatch(given: string, expected: string): boolean {
-  const digest = (value: string) => createHash("sha256").update(value).digest();
-  return timingSafeEqual(digest(given), digest(expected));
 }
 
 export class BodyError extends Error {
@@ -28,8 +20,8 @@ export class BodyError extends Error {
  */
 export const MAX_DRAIN_BYTES = 16 * 1024 * 1024;
 
-/** Reads at most maxBytes of the body as strict UTF-8; a larger body is drained, never kept. */
-export async function readBody(request: Request, maxBytes: number): Promise<string> {
+/** Reads at most maxBytes of the body; a larger body is drained, never kept. */
+export async function readBody(request: Request, maxBytes: number): Promise<Uint8Array> {
   const tooLarge = () => new BodyError(`body is larger than ${maxBytes} bytes`, 413);
   const declared = Number(request.headers.get("content-length") ?? 0);
   const chunks: Uint8Array[] = [];
@@ -49,6 +41,11 @@ export async function readBody(request: Request, maxBytes: number): Promise<stri
     bytes.set(chunk, offset);
     offset += chunk.byteLength;
   }
+  return bytes;
+}
+
+/** The body as strict UTF-8. */
+export function decodeUtf8(bytes: Uint8Array): string {
   try {
     return new TextDecoder("utf-8", { fatal: true }).decode(bytes);
   } catch {

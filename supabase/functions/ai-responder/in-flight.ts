@@ -1,19 +1,27 @@
 import type { ReplyStore } from "./reply-store.ts";
 
-/** The visitor messages this instance is answering right now. */
+/** The visitor messages this instance is answering right now, and the claims it holds. */
 export type InFlight = {
   ids(): string[];
+  /** The claim tokens of the in-flight messages claimed so far. */
+  claimTokens(): string[];
   /** Counts a message as in flight until its work settles. */
   track<T>(messageId: string, work: Promise<T>): Promise<T>;
+  /** Records the claim ai_reply_context gave this run for an in-flight message. */
+  claimed(messageId: string, claimToken: string): void;
 };
 
 export function createInFlight(): InFlight {
-  const ids = new Set<string>();
+  const claims = new Map<string, string | null>();
   return {
-    ids: () => [...ids],
+    ids: () => [...claims.keys()],
+    claimTokens: () => [...claims.values()].filter((token): token is string => token !== null),
     track(messageId, work) {
-      ids.add(messageId);
-      return work.finally(() => ids.delete(messageId));
+      claims.set(messageId, null);
+      return work.finally(() => claims.delete(messageId));
+    },
+    claimed(messageId, claimToken) {
+      if (claims.has(messageId)) claims.set(messageId, claimToken);
     },
   };
 }
@@ -24,7 +32,7 @@ type RetirementEvent = Event & { detail?: { reason?: string } };
  * The Edge Runtime retires a worker (wall clock, CPU or memory limit, or shutdown) with a
  * `beforeunload` event, and its background work dies with it. Its claims would then hold
  * those messages until they lapse; giving them back lets the retry sweeper send them to a
- * fresh instance on its next pass.
+ * fresh instance on its next pass. Only this instance's own claims are released (by token).
  */
 export function releaseClaimsOnRetirement(
   inFlight: InFlight,
@@ -34,11 +42,11 @@ export function releaseClaimsOnRetirement(
   runtime: EventTarget = globalThis,
 ): void {
   runtime.addEventListener("beforeunload", (event: RetirementEvent) => {
-    const ids = inFlight.ids();
+    const tokens = inFlight.claimTokens();
     const reason = event.detail?.reason ?? "unknown";
-    if (ids.length === 0) return log({ event: "retiring", reason, released: 0 });
+    if (tokens.length === 0) return log({ event: "retiring", reason, released: 0 });
     keepAlive(
-      store.releaseClaims(ids).then(
+      store.releaseClaims(tokens).then(
         (released) => log({ event: "retiring", reason, released }),
         (error: unknown) =>
           log({

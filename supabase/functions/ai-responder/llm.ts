@@ -7,14 +7,20 @@ export type Completion = {
   model: string;
   promptTokens: number | null;
   completionTokens: number | null;
+  /** "length" when the reply stopped at maxCompletionTokens. */
+  finishReason: string | null;
+};
+
+export type CompletionRequest = {
+  model: string;
+  messages: ChatMessage[];
+  /** Longest reply asked for; reasoning tokens count against it too. */
+  maxCompletionTokens: number;
 };
 
 export type Llm = {
-  complete(request: { model: string; messages: ChatMessage[] }): Promise<Completion>;
+  complete(request: CompletionRequest): Promise<Completion>;
 };
-
-/** Longest reply asked for; reasoning tokens count against it too. */
-const MAX_COMPLETION_TOKENS = 1024;
 
 /**
  * Groq through the OpenAI SDK. The SDK's defaults (10-minute timeout, 2 retries) are replaced
@@ -30,21 +36,23 @@ export function createGroqLlm(config: ResponderConfig["groq"], fetchImpl?: typeo
     ...(fetchImpl ? { fetch: fetchImpl } : {}),
   });
   return {
-    async complete({ model, messages }) {
+    async complete({ model, messages, maxCompletionTokens }) {
       const body: OpenAI.ChatCompletionCreateParamsNonStreaming & GroqReasoningOptions = {
         model,
         messages,
-        max_completion_tokens: MAX_COMPLETION_TOKENS,
+        max_completion_tokens: maxCompletionTokens,
         ...reasoningOptions(model),
       };
       const response = await client.chat.completions.create(body, {
         signal: AbortSignal.timeout(config.deadlineMs),
       });
+      const choice = response.choices[0];
       return {
-        content: response.choices[0]?.message.content?.trim() ?? "",
+        content: choice?.message.content?.trim() ?? "",
         model: response.model,
         promptTokens: response.usage?.prompt_tokens ?? null,
         completionTokens: response.usage?.completion_tokens ?? null,
+        finishReason: choice?.finish_reason ?? null,
       };
     },
   };
@@ -80,6 +88,23 @@ export function describeLlmError(error: unknown): string {
   if (error instanceof OpenAI.APIConnectionError) return "connection error";
   if (error instanceof EmptyReplyError) return "empty reply";
   return "unexpected error";
+}
+
+/**
+ * Whether retrying cannot fix the failure, so that it counts towards the project's circuit
+ * breaker: a bad or revoked key (401, 403), a model that does not exist or was decommissioned
+ * (404, or 400 with Groq's model codes), a request too large for the model (413). Timeouts,
+ * 429 and 5xx pass by themselves.
+ */
+export function isPermanentLlmFailure(error: unknown): boolean {
+  if (
+    error instanceof OpenAI.AuthenticationError || error instanceof OpenAI.PermissionDeniedError ||
+    error instanceof OpenAI.NotFoundError
+  ) return true;
+  if (error instanceof OpenAI.BadRequestError) {
+    return error.code === "model_decommissioned" || error.code === "model_not_found";
+  }
+  return error instanceof OpenAI.APIError && error.status === 413;
 }
 
 export class EmptyReplyError extends Error {}

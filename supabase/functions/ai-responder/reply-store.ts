@@ -9,12 +9,16 @@ export const ReplyContext = z.discriminatedUnion("action", [
   z.object({
     action: z.literal("reply"),
     conversation_id: z.guid(),
+    /** This run's claim: only it may release the claim or record a failure against it. */
+    claim_token: z.guid(),
     project: z.object({
       id: z.guid(),
       name: z.string(),
       model: z.string().nullable(),
       system_prompt: z.string().nullable(),
       fallback_message: z.string().nullable(),
+      max_prompt_tokens: z.number().int().positive(),
+      max_completion_tokens: z.number().int().positive(),
     }),
     history: z.array(z.object({ from_customer: z.boolean(), content: z.string() })),
   }),
@@ -29,6 +33,7 @@ export type PostReplyResult = z.infer<typeof PostReplyResult>;
 
 export type ReplyToPost = {
   messageId: string;
+  claimToken: string;
   /** null when the LLM failed and there is no fallback text: only the failure is recorded. */
   content: string | null;
   isFallback: boolean;
@@ -37,14 +42,18 @@ export type ReplyToPost = {
   completionTokens: number | null;
   llmLatencyMs: number;
   error: string | null;
+  /** The LLM failed in a way retrying cannot fix (counts towards the circuit breaker). */
+  failureIsPermanent: boolean;
+  /** The reply stopped at the token limit and was trimmed. */
+  truncated: boolean;
 };
 
 /** The function's two database calls; every rule is decided inside them, in SQL. */
 export type ReplyStore = {
   replyContext(messageId: string): Promise<ReplyContext>;
   postReply(reply: ReplyToPost): Promise<PostReplyResult>;
-  /** When the instance retires: gives its claims back; answers how many were released. */
-  releaseClaims(messageIds: string[]): Promise<number>;
+  /** When the instance retires: gives its own claims back; answers how many were released. */
+  releaseClaims(claimTokens: string[]): Promise<number>;
 };
 
 export class DatabaseError extends Error {}
@@ -97,8 +106,11 @@ export function createReplyStore(
         llm_latency_ms: reply.llmLatencyMs,
         is_fallback: reply.isFallback,
         error: reply.error,
+        claim_token: reply.claimToken,
+        failure_is_permanent: reply.failureIsPermanent,
+        truncated: reply.truncated,
       }, PostReplyResult),
-    releaseClaims: (messageIds) =>
-      call("ai_release_claims", { message_ids: messageIds }, z.number().int()),
+    releaseClaims: (claimTokens) =>
+      call("ai_release_claims", { claim_tokens: claimTokens }, z.number().int()),
   };
 }

@@ -1,7 +1,7 @@
-import { describeLlmError, EmptyReplyError, type Llm } from "./llm.ts";
+import { describeLlmError, EmptyReplyError, isPermanentLlmFailure, type Llm } from "./llm.ts";
 import type { VisitorMessage } from "./payload.ts";
-import { buildPrompt, defaultSystemPrompt } from "./prompt.ts";
-import type { ReplyStore } from "./reply-store.ts";
+import { buildPrompt, defaultSystemPrompt, trimToLastSentence } from "./prompt.ts";
+import type { ReplyStore, ReplyToPost } from "./reply-store.ts";
 
 export type Clock = { now(): number; sleep(ms: number): Promise<void> };
 
@@ -16,6 +16,7 @@ export type ResponderDeps = { store: ReplyStore; llm: Llm; clock: Clock; default
 export type Outcome = {
   outcome: "answered" | "fallback" | "skipped" | "failed";
   reason?: string;
+  truncated?: boolean;
   timings: { wait_ms: number; context_ms: number; llm_ms?: number; post_ms?: number };
 };
 
@@ -25,12 +26,14 @@ export const MAX_REPLY_DELAY_MS = 10_000;
 /**
  * Answers one visitor message: waits until the project's reply delay has passed since the
  * message was written (so a burst gets one answer), asks the database whether and with what to
- * answer, calls the LLM, and posts the reply, or the project's fallback text if the LLM failed.
+ * answer (claiming the message: onClaimed hears of the claim), calls the LLM, and posts the
+ * reply, or the project's fallback text if the LLM failed.
  */
 export async function answerVisitorMessage(
   deps: ResponderDeps,
   message: VisitorMessage,
   replyDelayMs: number,
+  onClaimed: (claimToken: string) => void = () => {},
 ): Promise<Outcome> {
   const { store, llm, clock } = deps;
   let mark = clock.now();
@@ -52,23 +55,35 @@ export async function answerVisitorMessage(
     return { outcome: "skipped", reason: context.reason, timings: { wait_ms, context_ms } };
   }
 
+  onClaimed(context.claim_token);
   const { project, history } = context;
   const model = project.model ?? deps.defaultModel;
-  const messages = buildPrompt(project.system_prompt ?? defaultSystemPrompt(project.name), history);
+  const messages = buildPrompt(
+    project.system_prompt ?? defaultSystemPrompt(project.name),
+    history,
+    project.max_prompt_tokens,
+  );
 
-  let reply;
+  let reply: Omit<ReplyToPost, "messageId" | "claimToken">;
   try {
-    const completion = await llm.complete({ model, messages });
+    const completion = await llm.complete({
+      model,
+      messages,
+      maxCompletionTokens: project.max_completion_tokens,
+    });
     if (!completion.content) throw new EmptyReplyError();
+    const truncated = completion.finishReason === "length";
     const llm_ms = lap();
     reply = {
-      content: completion.content,
+      content: truncated ? trimToLastSentence(completion.content) : completion.content,
       isFallback: false,
       model: completion.model,
       promptTokens: completion.promptTokens,
       completionTokens: completion.completionTokens,
       llmLatencyMs: llm_ms,
       error: null,
+      failureIsPermanent: false,
+      truncated,
     };
   } catch (error) {
     reply = {
@@ -79,10 +94,16 @@ export async function answerVisitorMessage(
       completionTokens: null,
       llmLatencyMs: lap(),
       error: describeLlmError(error),
+      failureIsPermanent: isPermanentLlmFailure(error),
+      truncated: false,
     };
   }
 
-  const posted = await store.postReply({ messageId: message.id, ...reply });
+  const posted = await store.postReply({
+    messageId: message.id,
+    claimToken: context.claim_token,
+    ...reply,
+  });
   const timings = { wait_ms, context_ms, llm_ms: reply.llmLatencyMs, post_ms: lap() };
   if (!posted.posted) {
     // Nothing to post (LLM failed, no fallback text): the LLM's error; otherwise why SQL declined.
@@ -94,6 +115,7 @@ export async function answerVisitorMessage(
   return {
     outcome: reply.isFallback ? "fallback" : "answered",
     ...(reply.error ? { reason: reply.error } : {}),
+    ...(reply.truncated ? { truncated: true } : {}),
     timings,
   };
 }

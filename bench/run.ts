@@ -9,6 +9,7 @@ import { denoPath } from "../local/edge-function.ts";
 import { measureDeployBundle } from "./deploy-bundle.ts";
 import { startStack } from "../local/stack.ts";
 import { visitorSays } from "../tests/helpers.ts";
+import { streamedReplies } from "./streaming.ts";
 import { closedLoop, conversations, cpuSeconds, floorRound, percentiles, postmasterPid, replyLatencies, replyWatcher } from "./measure.ts";
 
 const quick = process.argv.includes("--quick");
@@ -160,6 +161,17 @@ try {
     const { messageIds } = await closedLoop(pool, watcher, await conversations(pool, concurrency), perConversation);
     report("e2e_latency_groq_paced_ms", { concurrency, ...percentiles(await replyLatencies(pool, messageIds)) });
   }
+
+  // 10. Streamed replies, seen at a supabase-js subscriber of the conversation's private topic
+  // (reply delay 0): typing, first text and reply row; then the same project with streaming off.
+  for (const streaming of [true, false]) {
+    const seen = await streamedReplies(stack, scale(20, 3), streaming);
+    report(streaming ? "streamed_reply_visible_ms" : "unstreamed_reply_visible_ms", {
+      typing: seen.typing, first_text: seen.first_text, final_row: seen.final_row,
+      ...(streaming ? { target_first_text_ms: 200 + 50 } : {}),
+    });
+    report(streaming ? "streamed_reply_cost" : "unstreamed_reply_cost", { broadcast_events_per_reply: seen.events_per_reply, cpu_ms_per_reply: seen.cpu_ms_per_reply });
+  }
   stack.llm!.setPace(null);
 
   const e2e1 = figures.find((f) => f.figure === "e2e_latency_ms" && f.concurrency === 1) as { p50: number };
@@ -168,7 +180,8 @@ try {
   const expected = [
     "machine", "deploy_bundle", "e2e_latency_ms", "floor_latency_ms", "throughput_answered_per_s", "cpu_ms_per_answered_message",
     "calls_per_answered_message", "burst_of_3", "function_own_ms_per_reply", "function_stages_ms",
-    "prompt_size_50_message_conversation", "cold_start_ms", "e2e_latency_groq_paced_ms", "pipeline_over_floor",
+    "prompt_size_50_message_conversation", "cold_start_ms", "e2e_latency_groq_paced_ms", "streamed_reply_visible_ms", "unstreamed_reply_visible_ms",
+    "streamed_reply_cost", "unstreamed_reply_cost", "pipeline_over_floor",
   ];
   const missing = expected.filter((name) => !figures.some((f) => f.figure === name));
   if (missing.length > 0) throw new Error(`benchmark incomplete, missing: ${missing.join(", ")}`);

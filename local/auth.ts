@@ -1,4 +1,4 @@
-// Stands in for Supabase Auth (GoTrue, supabase/auth @bc32168 internal/api/api.go routes) behind Kong: anonymous sign-up, the refresh_token grant, GET /user and /logout.
+// Stands in for Supabase Auth (GoTrue, supabase/auth @bc32168 internal/api/api.go routes) behind Kong: anonymous sign-up, the password and refresh_token grants, GET /user and /logout.
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type pg from "pg";
 import { type ApiKeys, roleOfApiKey } from "./api-keys.ts";
@@ -6,6 +6,7 @@ import { ApiAuthError, identify } from "./api-request.ts";
 import type { ApiService } from "./gateway.ts";
 import { sessionJson, userJson, verifyBearer, type BearerClaims } from "./auth/access-token.ts";
 import { RateLimiter } from "./auth/rate-limiter.ts";
+import { signInWithPassword } from "./auth/password.ts";
 import { createAnonymousUser, findUserAndSession, logout, type LogoutScope, type RequestOrigin, rotateRefreshToken, type UserRow } from "./auth/store.ts";
 import { AuthFailure, headerOf, readJsonBody, sendAuthError, sendJson, stringField } from "./auth/wire.ts";
 
@@ -28,12 +29,13 @@ export type AuthOptions = {
 type Route = (request: IncomingMessage, response: ServerResponse, url: URL) => Promise<void>;
 
 /** The GoTrue grant types this stand-in does not serve (token.go Token). */
-const OTHER_GRANTS = new Set(["password", "id_token", "pkce", "web3"]);
+const OTHER_GRANTS = new Set(["id_token", "pkce", "web3"]);
 
 export function createAuthService(options: AuthOptions): ApiService {
   // apilimiter.go: anonymous sign-ins refill at N per hour with a burst of N; refreshes at N per 5 minutes, burst 30.
   const anonymousSignIns = new RateLimiter(options.anonymousSignInsPerHour, 3600, options.anonymousSignInsPerHour);
-  const tokenRefreshes = new RateLimiter(options.tokenRefreshesPerFiveMinutes ?? 150, 300, 30);
+  // One bucket for every grant of POST /token, as GoTrue's limiterOpts.Token (token.go Token).
+  const tokenGrants = new RateLimiter(options.tokenRefreshesPerFiveMinutes ?? 150, 300, 30);
   const reuseInterval = options.refreshTokenReuseIntervalSeconds ?? 10;
   const tokenSettings = (request: IncomingMessage) => ({
     jwtSecret: options.keys.jwtSecret,
@@ -53,6 +55,24 @@ export function createAuthService(options: AuthOptions): ApiService {
     if (!user) throw new AuthFailure(403, "user_not_found", "User from sub claim in JWT does not exist");
     if (claims.sessionId && !sessionExists) throw new AuthFailure(403, "session_not_found", "Session from session_id claim in JWT does not exist");
     return { claims, user };
+  }
+
+  /** token.go ResourceOwnerPasswordGrant (auth-js signInWithPassword): email only, the phone provider is off. */
+  async function passwordGrant(request: IncomingMessage, response: ServerResponse): Promise<void> {
+    const body = await readJsonBody(request);
+    const email = stringField(body, "email");
+    const phone = stringField(body, "phone");
+    const password = stringField(body, "password");
+    if (email !== "" && phone !== "") throw new AuthFailure(400, "validation_failed", "Only an email address or phone number should be provided on login.");
+    if (phone !== "") throw new AuthFailure(422, "phone_provider_disabled", "Phone logins are disabled");
+    if (email === "") throw new AuthFailure(400, "validation_failed", "missing email or phone");
+    const audience = headerOf(request, "x-jwt-aud") || "authenticated";
+    const grant = await signInWithPassword(options.pool, { email, password, audience }, originOf(request))
+      .catch((error: unknown) => {
+        if (error instanceof AuthFailure) throw error;
+        return databaseFailure("Database error querying schema")(error);
+      });
+    sendJson(response, 200, await sessionJson(grant, tokenSettings(request)));
   }
 
   const routes: Record<string, Route> = {
@@ -80,9 +100,10 @@ export function createAuthService(options: AuthOptions): ApiService {
     // token.go Token and token_refresh.go RefreshTokenGrant.
     async "POST /token"(request, response, url) {
       const grantType = url.searchParams.get("grant_type") ?? "";
-      if (OTHER_GRANTS.has(grantType)) throw new AuthFailure(400, "validation_failed", `grant_type=${grantType} is not in the local Auth stand-in (only refresh_token is)`);
-      if (grantType !== "refresh_token") throw new AuthFailure(400, "invalid_credentials", "unsupported_grant_type");
-      if (!tokenRefreshes.take(originOf(request).ip ?? "")) throw new AuthFailure(429, "over_request_rate_limit", "Request rate limit reached");
+      if (OTHER_GRANTS.has(grantType)) throw new AuthFailure(400, "validation_failed", `grant_type=${grantType} is not in the local Auth stand-in (only password and refresh_token are)`);
+      if (grantType !== "refresh_token" && grantType !== "password") throw new AuthFailure(400, "invalid_credentials", "unsupported_grant_type");
+      if (!tokenGrants.take(originOf(request).ip ?? "")) throw new AuthFailure(429, "over_request_rate_limit", "Request rate limit reached");
+      if (grantType === "password") return passwordGrant(request, response);
       const refreshToken = stringField(await readJsonBody(request), "refresh_token");
       // RefreshTokenGrantParams.Validate: the stand-in issues only legacy 12-character tokens, so longer (v2) ones are never its own.
       if (!/^[a-z0-9]{12}$/.test(refreshToken)) throw new AuthFailure(400, "validation_failed", "Refresh token is not valid");
@@ -127,7 +148,7 @@ export function createAuthService(options: AuthOptions): ApiService {
       const route = routes[`${request.method} ${path.replace(/(.)\/$/, "$1")}`];
       try {
         if (!route) {
-          throw new AuthFailure(404, "not_found", `${request.method} /auth/v1${path} is not in the local Auth stand-in (it serves POST /signup anonymously, POST /token?grant_type=refresh_token, GET /user and POST /logout)`);
+          throw new AuthFailure(404, "not_found", `${request.method} /auth/v1${path} is not in the local Auth stand-in (it serves POST /signup anonymously, POST /token?grant_type=password and refresh_token, GET /user and POST /logout)`);
         }
         await route(request, response, url);
       } catch (error) {

@@ -88,11 +88,20 @@ create table auth.users (
   aud varchar(255) default 'authenticated',
   role varchar(255) default 'authenticated',
   email varchar(255),
+  -- [auth] 00_init_auth_schema (encrypted_password: a bcrypt hash, as GoTrue writes it and
+  -- Authentication > Add user sets it; the token columns, which GoTrue writes as '' and cannot
+  -- read back when NULL), 20210730183235_add_email_change_confirmed, 20220114185340_add_banned_until.
+  encrypted_password varchar(255),
+  confirmation_token varchar(255),
+  recovery_token varchar(255),
+  email_change_token_new varchar(255),
+  email_change varchar(255),
   phone text,
   email_confirmed_at timestamptz,
   last_sign_in_at timestamptz,
   raw_app_meta_data jsonb default '{}',
   raw_user_meta_data jsonb default '{}',
+  banned_until timestamptz,
   is_anonymous boolean not null default false,
   created_at timestamptz default now(),
   updated_at timestamptz default now()
@@ -294,3 +303,24 @@ $$;
 reset role;
 grant select, insert, update on realtime.messages to postgres, anon, authenticated, service_role;
 grant execute on all functions in schema realtime to postgres, anon, authenticated, service_role;
+
+-- ============================================================================
+-- supautils policy_grants, for realtime.messages only: on Supabase, supautils'
+-- `supautils.policy_grants = '{"postgres": [..., "realtime.messages", ...]}'` lets postgres
+-- create, alter and drop policies on realtime.messages without owning it (supabase/supautils
+-- README "Manage Policies"; supabase/postgres ansible/files/postgresql_config/supautils.conf).
+-- Emulated by lending postgres the table for the length of its policy command: the loan is
+-- transactional (a failed command rolls it back) and returned when the command ends.
+-- ============================================================================
+create function extensions.lend_realtime_messages_for_policies() returns event_trigger
+language plpgsql security definer set search_path = '' as $$
+begin
+  if session_user::text = 'postgres' then
+    execute 'alter table realtime.messages owner to ' || case tg_event when 'ddl_command_start' then 'postgres' else 'supabase_realtime_admin' end;
+  end if;
+end;
+$$;
+create event trigger lend_realtime_messages_for_policies on ddl_command_start
+  when tag in ('CREATE POLICY', 'ALTER POLICY', 'DROP POLICY') execute function extensions.lend_realtime_messages_for_policies();
+create event trigger return_realtime_messages_after_policies on ddl_command_end
+  when tag in ('CREATE POLICY', 'ALTER POLICY', 'DROP POLICY') execute function extensions.lend_realtime_messages_for_policies();

@@ -1,9 +1,10 @@
 // Stands in for Groq's OpenAI-compatible API (POST /openai/v1/chat/completions): the same
 // request checks (API key, Groq's 400 for unsupported properties, decommissioned models),
 // the same response shape (usage with Groq's timing fields, x_groq, rate-limit headers,
-// SSE streams ending in [DONE], finish_reason "length" at max_completion_tokens), and error
-// injection for tests: 429 with retry-after, 500, Groq's 401/403/404/413 error bodies, and slow
-// answers or failures. Replies are canned text, clearly marked as not from Groq.
+// SSE streams ending in [DONE], paced word by word when a pace is set, finish_reason "length" at
+// max_completion_tokens), and error injection for tests: 429 with retry-after, 500, Groq's
+// 401/403/404/413 error bodies, slow answers or failures, and streams that fail midway with
+// Groq's `event: error` frame. Replies are canned text, clearly marked as not from Groq.
 import { once } from "node:events";
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
@@ -17,7 +18,9 @@ export type Behaviour =
   | { status: 429; retryAfterSeconds: number }
   | { status: 400 | 401 | 403 | 404 | 413 | 500 | 503; delayMs?: number }
   | { delayMs: number; content?: string }
-  | { content: string };
+  | { content: string }
+  /** A stream that breaks after this many words: Groq's `event: error` frame, then the end. */
+  | { content?: string; streamErrorAfterWords: number };
 
 /** Groq's error bodies for the statuses a test can inject (observed from api.groq.com). */
 function groqError(status: number, model: string): { message: string; type: string; code?: string } {
@@ -147,17 +150,19 @@ export async function startStandInLlm(options: { port?: number; apiKey?: string;
     const finishReason = Math.ceil(content.length / 4) > maxTokens ? "length" : "stop";
     if (finishReason === "length") content = content.slice(0, maxTokens * 4);
     const completionTokens = Math.ceil(content.length / 4);
-    const delayMs = (behaviour && "delayMs" in behaviour ? behaviour.delayMs : 0) +
-      (pace ? pace.firstTokenMs + (completionTokens / pace.tokensPerSecond) * 1000 : 0);
-    if (delayMs > 0) {
-      const closed = new Promise<"closed">((resolve) => response.once("close", () => resolve("closed")));
-      const waited = await Promise.race([new Promise((r) => setTimeout(r, delayMs)).then(() => "waited" as const), closed]);
-      if (waited === "closed") return;
-    }
+    const extraDelayMs = behaviour && "delayMs" in behaviour ? behaviour.delayMs : 0;
+    const closed = new Promise<"closed">((resolve) => response.once("close", () => resolve("closed")));
+    /** Waits, unless the caller hangs up first (then answers false). */
+    const wait = async (ms: number) =>
+      ms <= 0 || (await Promise.race([new Promise((r) => setTimeout(r, ms)).then(() => "waited" as const), closed])) === "waited";
+    // A stream's words come as they are "generated"; a whole answer comes when all are.
+    const streamed = body.stream === true;
+    const delayMs = extraDelayMs + (pace ? pace.firstTokenMs + (streamed ? 0 : (completionTokens / pace.tokensPerSecond) * 1000) : 0);
+    if (!(await wait(delayMs))) return;
 
     const id = `chatcmpl-${randomUUID()}`;
     const created = Math.floor(Date.now() / 1000);
-    const seconds = delayMs / 1000;
+    const seconds = (delayMs + (pace ? (completionTokens / pace.tokensPerSecond) * 1000 : 0)) / 1000;
     const usage = {
       queue_time: 0.01, prompt_tokens: promptTokens, prompt_time: 0.001,
       completion_tokens: completionTokens, completion_time: seconds, total_tokens: promptTokens + completionTokens,
@@ -174,7 +179,21 @@ export async function startStandInLlm(options: { port?: number; apiKey?: string;
       const chunk = (delta: object, finish: string | null, extra: object = {}) =>
         `data: ${JSON.stringify({ id, object: "chat.completion.chunk", created, model: body.model, choices: [{ index: 0, delta, logprobs: null, finish_reason: finish }], ...extra })}\n\n`;
       response.write(chunk({ role: "assistant", content: "" }, null, { x_groq: { id: `req_${randomUUID()}` } }));
-      for (const word of content.match(/\S+\s*/g) ?? []) response.write(chunk({ content: word }, null));
+      const failAfter = behaviour && "streamErrorAfterWords" in behaviour ? behaviour.streamErrorAfterWords : Infinity;
+      const words = content.match(/\S+\s*/g) ?? [];
+      // Against one schedule from the first token, so timer lateness never accumulates.
+      const firstTokenAt = Date.now();
+      let tokensSoFar = 0;
+      for (const [i, word] of words.entries()) {
+        if (i === failAfter) {
+          // What Groq sends when generation fails after the stream began (status 200 already sent).
+          response.write(`event: error\ndata: ${JSON.stringify({ error: { message: "Internal Server Error", type: "internal_server_error" } })}\n\n`);
+          return response.end();
+        }
+        if (pace && i > 0 && !(await wait(firstTokenAt + (tokensSoFar / pace.tokensPerSecond) * 1000 - Date.now()))) return;
+        tokensSoFar += Math.ceil(word.length / 4);
+        response.write(chunk({ content: word }, null));
+      }
       response.write(chunk({}, finishReason, { x_groq: { id: `req_${randomUUID()}`, usage }, usage }));
       const streamOptions = body.stream_options as { include_usage?: boolean } | undefined;
       if (streamOptions?.include_usage) {

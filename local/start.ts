@@ -6,13 +6,14 @@ import { join } from "node:path";
 import { createClient, type SupabaseClient } from "@supabase/supabase-js";
 import { buildWidgetIfStale, describeSize, widgetIsStale } from "../widget/build.ts";
 import { startDemoSite } from "./demo-site.ts";
+import { createDemoAgent } from "./agent-console.ts";
 import { persistentApiKeys } from "./api-keys.ts";
 import { startStack, type Stack } from "./stack.ts";
 
 const DEMO_PROJECT_ID = "00000000-0000-4000-8000-000000000001";
 const root = join(import.meta.dirname, "..");
 
-type MessageRow = { id: string; sender_id: string; from_customer: boolean; content: string; created_at: string };
+type MessageRow = { id: string; sender_id: string; from_customer: boolean; content: string; created_at: string; reply_to?: string | null };
 
 if (widgetIsStale()) console.log("Building the chat widget (widget/dist/chat-widget.js)...");
 const bundle = await buildWidgetIfStale();
@@ -49,10 +50,12 @@ const demoSite = await startDemoSite({
   throw error;
 });
 
+let demoAgent: ReturnType<typeof createDemoAgent> | undefined;
 let stopping = false;
 async function shutdown(code = 0): Promise<never> {
   if (!stopping) {
     stopping = true;
+    demoAgent?.stop();
     console.log("\nStopping the local stack...");
     await demoSite.stop();
     await stack.stop();
@@ -103,12 +106,41 @@ async function chat(stack: Stack): Promise<void> {
   const show = (row: MessageRow) => {
     if (seen.has(row.id)) return; // a row can come from Realtime and from the catch-up query
     seen.add(row.id);
+    if (row.reply_to) seenReplies.add(row.reply_to);
     if (!lastCreatedAt || row.created_at > lastCreatedAt) lastCreatedAt = row.created_at;
+    if (row.sender_id === "AI_BOT" && writing && writing.messageId === row.reply_to) {
+      // The reply replaces its preview: finish the line it was written on (or write it anew).
+      const rest = row.content.startsWith(writing.printed) ? row.content.slice(writing.printed.length) : `\nAI    > ${row.content}`;
+      writing = undefined;
+      return void process.stdout.write(`${rest}\n`);
+    }
     if (!row.from_customer) console.log(row.sender_id === "AI_BOT" ? `AI    > ${row.content}` : `Agent > ${row.content}`);
   };
+  // The AI's reply as it is written (Broadcast events on the conversation's private channel).
+  let writing: { messageId: string; printed: string } | undefined;
+  const showPreview = ({ message_id, text }: { message_id: string; text: string }) => {
+    if (seenReplies.has(message_id)) return;
+    if (writing?.messageId !== message_id) {
+      if (writing) process.stdout.write("\n");
+      writing = { messageId: message_id, printed: "" };
+      process.stdout.write("AI    > ");
+    }
+    if (!text.startsWith(writing.printed)) return;
+    process.stdout.write(text.slice(writing.printed.length));
+    writing.printed = text;
+  };
+  const withdrawPreview = ({ message_id }: { message_id: string }) => {
+    if (writing?.messageId !== message_id) return;
+    writing = undefined;
+    process.stdout.write(" [withdrawn]\n");
+  };
+  const seenReplies = new Set<string>();
   await new Promise<void>((subscribed) => {
-    supabase
-      .channel(`conversation:${conversationId}`)
+    // Private (only this visitor may join), so Realtime must have the visitor's token first.
+    void supabase.realtime.setAuth().then(() => supabase
+      .channel(`conversation:${conversationId}`, { config: { private: true } })
+      .on("broadcast", { event: "preview" }, ({ payload }) => showPreview(payload as { message_id: string; text: string }))
+      .on("broadcast", { event: "preview_end" }, ({ payload }) => withdrawPreview(payload as { message_id: string }))
       .on(
         "postgres_changes",
         { event: "INSERT", schema: "public", table: "messages", filter: `conversation_id=eq.${conversationId}` },
@@ -121,12 +153,14 @@ async function chat(stack: Stack): Promise<void> {
         } else if (status === "CHANNEL_ERROR" || status === "TIMED_OUT") {
           console.log(`  (Realtime: ${status}${err ? `: ${err.message}` : ""}; supabase-js reconnects)`);
         }
-      });
+      }));
   });
 
   console.log(`You are an anonymous visitor (${user.id}) of the demo project, conversation ${conversationId}.
-Type a message and press Enter. Admin commands (SQL, as in the Table Editor): /ai on, /ai off
-(the project's flag), /agent <text> (a human agent writes, taking over), /handback, /quit.
+Type a message and press Enter. /ai on, /ai off: the project's flag (SQL, as in the Table Editor).
+As the demo agent (signed in with a password, under RLS): /agent <text> (writes, taking over),
+/handback, /online and /offline (heartbeats: the demo's AI answers only while no agent is online),
+/mode always|when_no_agent_online. /quit.
 Ctrl-C stops everything. The same chat as a website widget: ${demoSite.url}
 `);
   const terminal = createInterface({ input: process.stdin, output: process.stdout });
@@ -162,21 +196,27 @@ async function catchUp(supabase: SupabaseClient, conversationId: string, since: 
   return (data ?? []) as MessageRow[];
 }
 
-/** What an admin does in the Table Editor, here as SQL through the database URL. */
-async function adminCommand({ pool }: Stack, conversationId: string, text: string): Promise<void> {
+/** What an admin does in the Table Editor (SQL through the database URL), or the demo agent through the API. */
+async function adminCommand({ pool, gatewayUrl, keys }: Stack, conversationId: string, text: string): Promise<void> {
+  demoAgent ??= createDemoAgent(gatewayUrl, keys.publishableKey, DEMO_PROJECT_ID);
   if (text === "/ai on" || text === "/ai off") {
     await pool.query("update public.projects set ai_enabled = $1 where id = $2", [text === "/ai on", DEMO_PROJECT_ID]);
     console.log(`  (projects.ai_enabled is now ${text === "/ai on"})`);
   } else if (text.startsWith("/agent ")) {
-    await pool.query(
-      "insert into public.messages (conversation_id, sender_id, from_customer, content) values ($1, 'agent-alice', false, $2)",
-      [conversationId, text.slice(7)],
-    );
+    await demoAgent.say(conversationId, text.slice(7));
   } else if (text === "/handback") {
-    await pool.query("update public.conversations set handed_off_to = null where id = $1", [conversationId]);
+    await demoAgent.handBack(conversationId);
     console.log("  (conversation handed back to the AI)");
+  } else if (text === "/online" || text === "/offline") {
+    await (text === "/online" ? demoAgent.online() : demoAgent.offline());
+    console.log(text === "/online"
+      ? "  (the demo agent is online, beating every 20 s: in ai_mode when_no_agent_online the AI stays silent)"
+      : "  (the demo agent is away: the AI answers the next visitor message)");
+  } else if (text.startsWith("/mode ")) {
+    await demoAgent.setMode(text.slice(6).trim());
+    console.log(`  (projects.ai_mode is now ${text.slice(6).trim()})`);
   } else {
-    console.log("  ! unknown command: /ai on, /ai off, /agent <text>, /handback, /quit");
+    console.log("  ! unknown command: /ai on, /ai off, /agent <text>, /handback, /online, /offline, /mode <mode>, /quit");
   }
 }
 

@@ -37,6 +37,7 @@ describe("migrations on an empty database", () => {
       { relname: "ai_reply_jobs", relrowsecurity: true },
       { relname: "conversations", relrowsecurity: true },
       { relname: "messages", relrowsecurity: true },
+      { relname: "project_members", relrowsecurity: true },
       { relname: "projects", relrowsecurity: true },
     ]);
   });

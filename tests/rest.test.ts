@@ -176,7 +176,7 @@ describe("what a visitor may not do, refused as PostgREST refuses it", () => {
     expect(await messagesOf(stack.pool, victim.conversationId)).toEqual([]);
   });
 
-  it("cannot PATCH or DELETE messages, conversations or projects (no grant: 403 42501), and nothing changes", async () => {
+  it("cannot PATCH or DELETE messages, conversations or projects (no grant: 403 42501; project settings: RLS hides every row, 204), and nothing changes", async () => {
     const projectId = await createProject(stack.pool, { ai_enabled: false });
     const { visitorId, conversationId } = await startConversation(stack.pool, projectId);
     const supabase = clientWith(await signJwtFor(visitorId));
@@ -186,13 +186,16 @@ describe("what a visitor may not do, refused as PostgREST refuses it", () => {
       supabase.from("messages").delete().eq("conversation_id", conversationId),
       supabase.from("conversations").update({ handed_off_to: null, visitor_id: null }).eq("id", conversationId),
       supabase.from("conversations").delete().eq("id", conversationId),
-      supabase.from("projects").update({ ai_enabled: true }).eq("id", projectId),
       supabase.from("projects").delete().eq("id", projectId),
     ];
     for (const { status, error } of await Promise.all(attempts)) {
       expect(status).toBe(403);
       expect(error).toMatchObject({ code: "42501", message: expect.stringMatching(/^permission denied for table (messages|conversations|projects)$/) });
     }
+    // Admins of a project may update its settings (column grants to authenticated), so a
+    // visitor's PATCH reaches RLS, which shows them no project row to update.
+    const settings = await supabase.from("projects").update({ ai_enabled: true }).eq("id", projectId);
+    expect(settings).toMatchObject({ status: 204, error: null });
     expect((await messagesOf(stack.pool, conversationId)).map((m) => m.content)).toEqual(["original"]);
     expect(await rowCount("conversations", "id = $1 and visitor_id = $2", [conversationId, visitorId])).toBe(1);
     expect(await rowCount("projects", "id = $1 and not ai_enabled", [projectId])).toBe(1);

@@ -7,6 +7,11 @@ let db: TestDatabase;
 let projectId: string;
 let a: { visitorId: string; conversationId: string; messageId: string };
 let b: { visitorId: string; conversationId: string; messageId: string };
+// Project B, whose data agents and admins of project A must never reach.
+let projectB: string;
+let c: { visitorId: string; conversationId: string; messageId: string };
+let agentA: string;
+let adminA: string;
 
 beforeAll(async () => {
   db = await startTestDatabase();
@@ -21,6 +26,19 @@ beforeAll(async () => {
     [a.conversationId, a.messageId],
   );
   await agentSays(db.pool, a.conversationId, "Agent note to A");
+
+  projectB = await createProject(db.pool, { ai_enabled: false });
+  const conversationC = await startConversation(db.pool, projectB);
+  c = { ...conversationC, messageId: await visitorSays(db.pool, conversationC.visitorId, conversationC.conversationId, "I am C, in project B") };
+  const memberOf = async (project: string, role: "agent" | "admin") => {
+    const userId = await createVisitor(db.pool, { anonymous: false });
+    await db.pool.query("insert into public.project_members (project_id, user_id, role) values ($1, $2, $3)", [project, userId, role]);
+    return userId;
+  };
+  agentA = await memberOf(projectId, "agent");
+  adminA = await memberOf(projectId, "admin");
+  // B's own agent, whose membership row A's members must not see.
+  await memberOf(projectB, "agent");
 });
 afterAll(() => db?.stop());
 
@@ -100,9 +118,9 @@ describe("visitor A (anonymous sign-in)", () => {
     await expect(sql(asA(), `delete from public.${table}`)).rejects.toThrow(`permission denied for table ${table}`);
   });
 
-  it("cannot read project settings or flip ai_enabled", async () => {
-    await expect(sql(asA(), "select * from public.projects")).rejects.toThrow("permission denied for table projects");
-    await expect(sql(asA(), "update public.projects set ai_enabled = true")).rejects.toThrow("permission denied for table projects");
+  it("reads no project settings and cannot flip ai_enabled", async () => {
+    expect(await sql(asA(), "select * from public.projects")).toEqual([]);
+    expect(await sql(asA(), "update public.projects set ai_enabled = true returning id")).toEqual([]);
   });
 
   it("cannot read the AI's job log or usage, the private tables, or call the function's SQL API", async () => {
@@ -132,9 +150,76 @@ describe("a permanent (non-anonymous) user", () => {
   });
 });
 
+describe("agent of project A (a signed-in member)", () => {
+  const asAgent = (): Claims => ({ role: "authenticated", sub: agentA, is_anonymous: false });
+
+  it("reads project A's conversations and messages, and none of project B's", async () => {
+    const conversations = (await sql(asAgent(), "select id, project_id from public.conversations")).map((r) => r.project_id);
+    expect(conversations.length).toBeGreaterThanOrEqual(2);
+    expect(new Set(conversations)).toEqual(new Set([projectId]));
+    const contents = (await sql(asAgent(), "select content from public.messages")).map((r) => r.content);
+    expect(contents).toEqual(expect.arrayContaining(["I am A", "I am B", "AI answer to A"]));
+    expect(contents).not.toContain("I am C, in project B");
+  });
+
+  it("reads project A's row and its memberships, and none of project B's", async () => {
+    expect((await sql(asAgent(), "select id from public.projects")).map((r) => r.id)).toEqual([projectId]);
+    const members = await sql(asAgent(), "select user_id, role from public.project_members order by role");
+    expect(members).toEqual([{ user_id: adminA, role: "admin" }, { user_id: agentA, role: "agent" }]);
+  });
+
+  it("writes an agent message in project A's conversations as themselves, which takes the conversation over", async () => {
+    const { conversationId } = await startConversation(db.pool, projectId);
+    await sql(asAgent(), "insert into public.messages (conversation_id, sender_id, from_customer, content) values ($1, $2, false, 'Hello, I am an agent')", [conversationId, agentA]);
+    const { rows: [conversation] } = await db.pool.query("select handed_off_to from public.conversations where id = $1", [conversationId]);
+    expect(conversation).toEqual({ handed_off_to: agentA });
+  });
+
+  it("cannot write in project B's conversations", async () => {
+    await expect(sql(asAgent(), "insert into public.messages (conversation_id, sender_id, from_customer, content) values ($1, $2, false, 'intrude')", [c.conversationId, agentA]))
+      .rejects.toThrow('new row violates row-level security policy for table "messages"');
+  });
+
+  it("cannot write as another agent, as the AI, or as the visitor", async () => {
+    for (const [sender, fromCustomer] of [[adminA, false], ["AI_BOT", false], [a.visitorId, true], [agentA, true]] as const) {
+      await expect(sql(asAgent(), "insert into public.messages (conversation_id, sender_id, from_customer, content) values ($1, $2, $3, 'forged')", [a.conversationId, sender, fromCustomer]))
+        .rejects.toThrow('new row violates row-level security policy for table "messages"');
+    }
+  });
+
+  it("changes no project settings and no conversation directly (hand_back_to_ai does that)", async () => {
+    expect(await sql(asAgent(), "update public.projects set ai_enabled = true returning id")).toEqual([]);
+    await expect(sql(asAgent(), "update public.conversations set handed_off_to = null")).rejects.toThrow("permission denied for table conversations");
+  });
+
+  it("sees project A's conversations in the inbox, and none of project B's", async () => {
+    const rows = await sql(asAgent(), "select project_id from public.agent_inbox");
+    expect(rows.length).toBeGreaterThanOrEqual(2);
+    expect(new Set(rows.map((r) => r.project_id))).toEqual(new Set([projectId]));
+  });
+});
+
+describe("admin of project A", () => {
+  const asAdmin = (): Claims => ({ role: "authenticated", sub: adminA, is_anonymous: false });
+
+  it("changes project A's AI settings, and not project B's", async () => {
+    expect(await sql(asAdmin(), "update public.projects set ai_mode = 'when_no_agent_online', ai_system_prompt = 'Be brief.' returning id")).toEqual([{ id: projectId }]);
+    const { rows } = await db.pool.query("select id, ai_mode from public.projects where id = any($1) order by id = $2 desc", [[projectId, projectB], projectId]);
+    expect(rows).toEqual([{ id: projectId, ai_mode: "when_no_agent_online" }, { id: projectB, ai_mode: "always" }]);
+    await db.pool.query("update public.projects set ai_mode = 'always' where id = $1", [projectId]);
+  });
+
+  it("cannot write what the circuit breaker or the database owner writes", async () => {
+    await expect(sql(asAdmin(), "update public.projects set ai_paused_reason = 'x'")).rejects.toThrow("permission denied for table projects");
+    await expect(sql(asAdmin(), "update public.projects set id = gen_random_uuid()")).rejects.toThrow("permission denied for table projects");
+    await expect(sql(asAdmin(), "insert into public.project_members (project_id, user_id) values ($1, $2)", [projectId, a.visitorId]))
+      .rejects.toThrow("permission denied for table project_members");
+  });
+});
+
 describe("anon (no sign-in)", () => {
   const anon: Claims = { role: "anon" };
-  it.each(["projects", "conversations", "messages", "ai_reply_jobs"])("has no access to %s", async (table) => {
+  it.each(["projects", "conversations", "messages", "ai_reply_jobs", "project_members"])("has no access to %s", async (table) => {
     await expect(sql(anon, `select * from public.${table}`)).rejects.toThrow(`permission denied for table ${table}`);
   });
   it("cannot write a message", async () => {
@@ -161,10 +246,11 @@ describe("service_role", () => {
 });
 
 describe("the full matrix: every actor, table and operation", () => {
-  type Actor = "anon" | "visitor A" | "visitor B" | "permanent user" | "service_role";
-  type Table = "projects" | "conversations" | "messages" | "ai_reply_jobs";
+  type Actor = "anon" | "visitor A" | "visitor B" | "permanent user" | "service_role" | "agent of A" | "admin of A";
+  type Table = "projects" | "conversations" | "messages" | "ai_reply_jobs" | "project_members";
   type Operation = "select" | "insert" | "update" | "delete";
-  type Verdict = "permission denied" | "own rows only" | "every row" | "allowed";
+  type Verdict = "permission denied" | "own rows only" | "project A rows only" | "no rows" | "every row" | "allowed";
+  const isMember = (actor: Actor) => actor === "agent of A" || actor === "admin of A";
 
   let permanent: { visitorId: string; conversationId: string };
   beforeAll(async () => {
@@ -181,12 +267,13 @@ describe("the full matrix: every actor, table and operation", () => {
   const claimsOf = (actor: Actor): Claims => {
     if (actor === "anon") return { role: "anon" };
     if (actor === "service_role") return { role: "service_role" };
+    if (isMember(actor)) return { role: "authenticated", sub: actor === "agent of A" ? agentA : adminA, is_anonymous: false };
     const who = actor === "visitor A" ? a : actor === "visitor B" ? b : permanent;
     return { role: "authenticated", sub: who.visitorId, is_anonymous: actor !== "permanent user" };
   };
   const ownConversation = (actor: Actor) => (actor === "visitor A" ? a : actor === "visitor B" ? b : permanent).conversationId;
-  const key = (table: Table) => (table === "ai_reply_jobs" ? "message_id" : "id");
-  const updatable: Record<Table, string> = { projects: "name", conversations: "handed_off_to", messages: "content", ai_reply_jobs: "claimed_until" };
+  const key = (table: Table) => (table === "ai_reply_jobs" ? "message_id" : table === "project_members" ? "user_id" : "id");
+  const updatable: Record<Table, string> = { projects: "name", conversations: "handed_off_to", messages: "content", ai_reply_jobs: "claimed_until", project_members: "role" };
 
   /** A fresh row to update or delete, made by the superuser; for jobs, a fresh message to attach one to. */
   async function throwaway(table: Table): Promise<string> {
@@ -195,6 +282,11 @@ describe("the full matrix: every actor, table and operation", () => {
     if (table === "projects") return one("insert into public.projects (name) values ('throwaway') returning id");
     if (table === "conversations") return one("insert into public.conversations (project_id) values ($1) returning id", [projectId]);
     if (table === "messages") return message();
+    if (table === "project_members") {
+      const userId = await createVisitor(db.pool, { anonymous: false });
+      await db.pool.query("insert into public.project_members (project_id, user_id) values ($1, $2)", [projectId, userId]);
+      return userId;
+    }
     const messageId = await message();
     await db.pool.query("insert into public.ai_reply_jobs (message_id, conversation_id) values ($1, $2)", [messageId, a.conversationId]);
     return messageId;
@@ -203,8 +295,11 @@ describe("the full matrix: every actor, table and operation", () => {
   async function attempt(actor: Actor, table: Table, operation: Operation): Promise<{ rows: { id: string }[] }> {
     const claims = claimsOf(actor);
     const me = claims.sub ?? a.visitorId;
-    const conversation = actor === "anon" || actor === "service_role" ? a.conversationId : ownConversation(actor);
-    const target = operation === "update" || operation === "delete" ? await throwaway(table) : "";
+    const conversation = actor === "anon" || actor === "service_role" || isMember(actor) ? a.conversationId : ownConversation(actor);
+    // Members update their own project A (a throwaway project is nobody's).
+    const target = operation === "update" && table === "projects" && isMember(actor)
+      ? projectId
+      : operation === "update" || operation === "delete" ? await throwaway(table) : "";
     const freshMessage = table === "ai_reply_jobs" && operation === "insert"
       ? (await db.pool.query("insert into public.messages (conversation_id, sender_id, from_customer, content) values ($1, $2, true, 'for a job') returning id", [a.conversationId, a.visitorId])).rows[0].id
       : "";
@@ -213,8 +308,10 @@ describe("the full matrix: every actor, table and operation", () => {
       insert: {
         projects: "insert into public.projects (name) values ('matrix') returning id::text",
         conversations: `insert into public.conversations (project_id, visitor_id) values ('${projectId}', '${me}') returning id::text`,
-        messages: `insert into public.messages (conversation_id, sender_id, from_customer, content) values ('${conversation}', '${me}', true, 'matrix') returning id::text`,
+        // Members write agent messages; everyone else as a visitor.
+        messages: `insert into public.messages (conversation_id, sender_id, from_customer, content) values ('${conversation}', '${me}', ${!isMember(actor)}, 'matrix') returning id::text`,
         ai_reply_jobs: `insert into public.ai_reply_jobs (message_id, conversation_id) values ('${freshMessage}', '${a.conversationId}') returning message_id::text as id`,
+        project_members: `insert into public.project_members (project_id, user_id) values ('${projectId}', '${me}') returning user_id::text as id`,
       }[table],
       // The one column any role may update, if any: service_role's grants (handing back, claims).
       update: `update public.${table} set ${updatable[table]} = ${updatable[table]} where ${key(table)} = '${target}' returning ${key(table)}::text as id`,
@@ -224,17 +321,30 @@ describe("the full matrix: every actor, table and operation", () => {
   }
 
   const visitorCells = (operation: Operation): [Table, Verdict][] => [
-    ["projects", "permission denied"],
+    // Members read their projects (and admins change them): visitors, authenticated too, see none.
+    ["projects", operation === "select" || operation === "update" ? "no rows" : "permission denied"],
     ["conversations", operation === "select" ? "own rows only" : operation === "insert" ? "allowed" : "permission denied"],
     ["messages", operation === "select" ? "own rows only" : operation === "insert" ? "allowed" : "permission denied"],
     ["ai_reply_jobs", "permission denied"],
+    ["project_members", operation === "select" ? "no rows" : "permission denied"],
+  ];
+  const memberCells = (actor: Actor, operation: Operation): [Table, Verdict][] => [
+    ["projects", operation === "select" ? "project A rows only" : operation === "update" ? (actor === "admin of A" ? "allowed" : "no rows") : "permission denied"],
+    // Like any signed-in user, a member may start a conversation as themselves.
+    ["conversations", operation === "select" ? "project A rows only" : operation === "insert" ? "allowed" : "permission denied"],
+    ["messages", operation === "select" ? "project A rows only" : operation === "insert" ? "allowed" : "permission denied"],
+    ["ai_reply_jobs", "permission denied"],
+    ["project_members", operation === "select" ? "project A rows only" : "permission denied"],
   ];
   const operations: Operation[] = ["select", "insert", "update", "delete"];
-  const tables: Table[] = ["projects", "conversations", "messages", "ai_reply_jobs"];
+  const tables: Table[] = ["projects", "conversations", "messages", "ai_reply_jobs", "project_members"];
   const cells: [Actor, Table, Operation, Verdict][] = [
     ...tables.flatMap((table) => operations.map((op): [Actor, Table, Operation, Verdict] => ["anon", table, op, "permission denied"])),
     ...(["visitor A", "visitor B", "permanent user"] as const).flatMap((actor) =>
       operations.flatMap((op) => visitorCells(op).map(([table, verdict]): [Actor, Table, Operation, Verdict] => [actor, table, op, verdict]))
+    ),
+    ...(["agent of A", "admin of A"] as const).flatMap((actor) =>
+      operations.flatMap((op) => memberCells(actor, op).map(([table, verdict]): [Actor, Table, Operation, Verdict] => [actor, table, op, verdict]))
     ),
     // The ai-responder function's needs (20261126000100_explicit_data_api_grants.sql), nothing more.
     ...([
@@ -242,6 +352,8 @@ describe("the full matrix: every actor, table and operation", () => {
       ["conversations", "every row", "permission denied", "allowed", "permission denied"],
       ["messages", "every row", "allowed", "permission denied", "permission denied"],
       ["ai_reply_jobs", "every row", "allowed", "allowed", "permission denied"],
+      // Presence is read through private.agents_online(), not the table.
+      ["project_members", "permission denied", "permission denied", "permission denied", "permission denied"],
     ] as const).flatMap(([table, ...verdicts]) =>
       operations.map((op, i): [Actor, Table, Operation, Verdict] => ["service_role", table, op, verdicts[i]!])
     ),
@@ -254,6 +366,18 @@ describe("the full matrix: every actor, table and operation", () => {
     }
     const { rows } = await attempt(actor, table, operation);
     if (verdict === "allowed") return expect(rows).toHaveLength(1);
+    if (verdict === "no rows") return expect(rows).toEqual([]);
+    if (verdict === "project A rows only") {
+      const { rows: projectRows } = await db.pool.query({
+        projects: "select id::text from public.projects where id = $1",
+        conversations: "select id::text from public.conversations where project_id = $1",
+        messages: "select m.id::text from public.messages m join public.conversations c on c.id = m.conversation_id where c.project_id = $1",
+        project_members: "select user_id::text as id from public.project_members where project_id = $1",
+        ai_reply_jobs: "select null where false",
+      }[table], [projectId]);
+      expect(rows.map((r) => r.id).sort()).toEqual(projectRows.map((r) => r.id).sort());
+      return expect(rows.length).toBeGreaterThan(0);
+    }
     const { rows: all } = await db.pool.query(`select ${key(table)}::text as id from public.${table}`);
     if (verdict === "every row") return expect(rows.map((r) => r.id).sort()).toEqual(all.map((r) => r.id).sort());
     // own rows only: exactly the rows of this actor's own conversations

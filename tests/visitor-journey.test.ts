@@ -18,7 +18,7 @@ afterAll(async () => {
   await stack?.stop();
 });
 
-type Row = { id: string; conversation_id: string; sender_id: string; from_customer: boolean; content: string; created_at: string };
+type Row = { id: string; conversation_id: string; sender_id: string; from_customer: boolean; content: string; created_at: string; reply_to: string | null };
 
 /**
  * README.md "The widget", verbatim between the markers; the free names of the snippet are
@@ -30,6 +30,7 @@ async function readmeWidget(
   PROJECT_ID: string,
   text: string,
   showMessage: (row: Record<string, unknown>) => void,
+  showReplyBeingWritten: (event: Record<string, unknown>) => void = () => {},
 ) {
   // ---- README snippet begins ----
   const supabase = createClient(SUPABASE_URL, SUPABASE_PUBLISHABLE_KEY);
@@ -40,14 +41,18 @@ async function readmeWidget(
     .select()
     .single();
 
-  // Realtime sends each visitor only the rows RLS lets them read.
+  // One private channel per conversation; only its visitor may join (RLS on realtime.messages).
+  await supabase.realtime.setAuth(); // join with the visitor's token, not the publishable key
   supabase
-    .channel(`conversation:${conversation.id}`)
-    .on(
-      "postgres_changes",
-      { event: "INSERT", schema: "public", table: "messages", filter: `conversation_id=eq.${conversation.id}` },
-      (payload) => showMessage(payload.new), // AI replies have sender_id 'AI_BOT'
-    )
+    .channel(`conversation:${conversation.id}`, { config: { private: true } })
+    // Every new message of the conversation (Broadcast from Database). AI replies have
+    // sender_id 'AI_BOT' and reply_to: the visitor message they answer.
+    .on("broadcast", { event: "INSERT" }, ({ payload }) => showMessage(payload.record))
+    // The AI at work, per visitor message (message_id); a higher seq is newer. The reply row
+    // replaces it; one that hears nothing for 15 s is dropped.
+    .on("broadcast", { event: "typing" }, ({ payload }) => showReplyBeingWritten(payload)) // {typing}
+    .on("broadcast", { event: "preview" }, ({ payload }) => showReplyBeingWritten(payload)) // {text}: all of it so far
+    .on("broadcast", { event: "preview_end" }, ({ payload }) => showReplyBeingWritten(payload)) // withdrawn
     .subscribe(async (status) => {
       if (status !== "SUBSCRIBED") return;
       // On each (re)join, the history, oldest first: nothing written while away is missed.
@@ -122,10 +127,15 @@ describe("a visitor using the README's widget code", () => {
   it("signs in anonymously, starts a conversation, sends, and sees the AI reply arrive", async () => {
     const window = chatWindow();
     const question = `Are you open on Sunday? ${marker()}`;
-    const { user, conversationId } = await readmeWidget(stack.gatewayUrl, stack.keys.publishableKey, projectId, question, window.showMessage);
+    const beingWritten: Record<string, unknown>[] = [];
+    const { user, conversationId } = await readmeWidget(stack.gatewayUrl, stack.keys.publishableKey, projectId, question, window.showMessage, (event) => beingWritten.push(event));
 
     const reply = await waitFor("the AI reply in the chat window", async () => window.replyTo(question));
     expect(reply).toMatchObject({ conversation_id: conversationId, from_customer: false });
+    const visitorMessage = [...window.shown.values()].find((r) => r.from_customer)!;
+    expect(reply).toMatchObject({ reply_to: visitorMessage.id });
+    expect(beingWritten[0]).toMatchObject({ message_id: visitorMessage.id, typing: true });
+    expect(beingWritten.filter((e) => "text" in e).at(-1)).toMatchObject({ message_id: visitorMessage.id, text: reply!.content });
     const shown = [...window.shown.values()];
     expect(shown.filter((r) => r.from_customer)).toMatchObject([{ sender_id: user.id, content: question }]);
     expect((await messagesOf(stack.pool, conversationId)).map((m) => m.id).sort()).toEqual(shown.map((r) => r.id).sort());

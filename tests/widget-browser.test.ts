@@ -94,6 +94,33 @@ describe.skipIf(!browserTestsRun())("the chat widget on a customer's website", (
     expect(rows[0].n).toBe(1);
   });
 
+  it("shows the reply as it is written, then the reply itself, once", async () => {
+    const { url } = await newSite();
+    const page = await newVisitor();
+    await openChat(page, url);
+    const question = `Tell me everything ${marker()}`;
+    const answer = Array.from({ length: 30 }, (_, i) => `part${i}`).join(" ") + ".";
+    stack.llm!.script(question, [{ content: answer }]);
+    stack.llm!.setPace({ firstTokenMs: 200, tokensPerSecond: 40 }); // about a second and a half of writing
+    try {
+      await send(page, question);
+      const beingWritten = page.getByRole("log", { name: "Messages" }).locator("article[aria-busy=true]");
+      const partial = await waitFor("some of the reply, not all of it", async () => {
+        const texts = await beingWritten.allInnerTexts();
+        return texts.find((text) => text.includes("part0") && !text.includes(answer));
+      }, { timeoutMs: UI_TIMEOUT, intervalMs: 20 });
+      expect(partial).toContain("Writing…");
+      await visible(page, answer);
+      await beingWritten.waitFor({ state: "detached", timeout: UI_TIMEOUT });
+    } finally {
+      stack.llm!.setPace(null);
+    }
+    const texts = await messages(page).allInnerTexts();
+    expect(texts).toHaveLength(2);
+    expect(texts[1]).toContain(answer);
+    expect(texts[1]).not.toContain("Writing…");
+  });
+
   it("shows another visitor nothing of it, even pointed at its conversation id", async () => {
     const { url, projectId } = await newSite();
     const first = await newVisitor();

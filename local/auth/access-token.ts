@@ -15,6 +15,8 @@ export function userJson(user: UserRow) {
     email: user.email ?? "",
     ...(user.email_confirmed_at ? { email_confirmed_at: user.email_confirmed_at } : {}),
     phone: user.phone ?? "",
+    // confirmed_at is generated as least(email_confirmed_at, phone_confirmed_at); no phones here.
+    ...(user.email_confirmed_at ? { confirmed_at: user.email_confirmed_at } : {}),
     ...(user.last_sign_in_at ? { last_sign_in_at: user.last_sign_in_at } : {}),
     app_metadata: user.app_metadata,
     user_metadata: user.user_metadata,
@@ -46,8 +48,8 @@ export async function sessionJson(grant: SessionGrant, settings: TokenSettings) 
     user_metadata: user.user_metadata,
     role: user.role ?? "",
     aal: "aal1",
-    // The session's mfa_amr_claims row: the stand-in only signs in anonymously.
-    amr: [{ method: "anonymous", timestamp: grant.signedInAt }],
+    // The session's mfa_amr_claims row: the stand-in signs in anonymously or with a password only.
+    amr: [{ method: user.is_anonymous ? "anonymous" : "password", timestamp: grant.signedInAt }],
     session_id: grant.sessionId,
     is_anonymous: user.is_anonymous,
   };

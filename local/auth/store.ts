@@ -7,7 +7,7 @@ import { randomBytes } from "node:crypto";
 import type pg from "pg";
 
 /** GoTrue's instance_id for every row since multi-instance support was dropped (uuid.Nil). */
-const NIL_UUID = "00000000-0000-0000-0000-000000000000";
+export const NIL_UUID = "00000000-0000-0000-0000-000000000000";
 
 /** Go's time.Time in JSON (RFC 3339, UTC, fraction without trailing zeros), from PostgreSQL. */
 const goTime = (column: string) =>
@@ -48,7 +48,7 @@ function newRefreshToken(): string {
   return token;
 }
 
-async function inTransaction<T>(pool: pg.Pool, work: (client: pg.PoolClient) => Promise<T>): Promise<T> {
+export async function inTransaction<T>(pool: pg.Pool, work: (client: pg.PoolClient) => Promise<T>): Promise<T> {
   const client = await pool.connect();
   try {
     await client.query("begin");
@@ -77,23 +77,30 @@ async function touchLastSignIn(client: pg.ClientBase, userId: string): Promise<U
 export function createAnonymousUser(pool: pg.Pool, userMetadata: Record<string, unknown>, origin: RequestOrigin): Promise<SessionGrant> {
   return inTransaction(pool, async (client) => {
     const { rows: [user] } = await client.query<{ id: string }>(
-      `insert into auth.users (instance_id, id, aud, role, email, phone, raw_app_meta_data, raw_user_meta_data, is_anonymous, created_at, updated_at)
-       values ($1, gen_random_uuid(), 'authenticated', 'authenticated', null, null, '{}', $2, true, now(), now()) returning id`,
+      // Go writes the token columns' zero value, '' (models/user.go NewUser).
+      `insert into auth.users (instance_id, id, aud, role, email, phone, raw_app_meta_data, raw_user_meta_data, is_anonymous, created_at, updated_at,
+                               confirmation_token, recovery_token, email_change_token_new, email_change)
+       values ($1, gen_random_uuid(), 'authenticated', 'authenticated', null, null, '{}', $2, true, now(), now(), '', '', '', '') returning id`,
       [NIL_UUID, JSON.stringify(userMetadata)],
     );
-    const { rows: [session] } = await client.query<{ id: string; signed_in_at: number }>(
-      `insert into auth.sessions (id, user_id, aal, created_at, updated_at, user_agent, ip)
-       values (gen_random_uuid(), $1, 'aal1', now(), now(), $2, $3)
-       returning id, extract(epoch from created_at)::bigint as signed_in_at`,
-      [user!.id, origin.userAgent, origin.ip],
-    );
-    const refreshToken = newRefreshToken();
-    await client.query(
-      "insert into auth.refresh_tokens (instance_id, token, user_id, revoked, parent, session_id) values ($1, $2, $3, false, null, $4)",
-      [NIL_UUID, refreshToken, user!.id, session!.id],
-    );
-    return { user: await touchLastSignIn(client, user!.id), sessionId: session!.id, signedInAt: Number(session!.signed_in_at), refreshToken };
+    return startSession(client, user!.id, origin);
   });
+}
+
+/** issueRefreshToken (tokens/service.go): a new session, its first refresh token, and last_sign_in_at. */
+export async function startSession(client: pg.ClientBase, userId: string, origin: RequestOrigin): Promise<SessionGrant> {
+  const { rows: [session] } = await client.query<{ id: string; signed_in_at: number }>(
+    `insert into auth.sessions (id, user_id, aal, created_at, updated_at, user_agent, ip)
+     values (gen_random_uuid(), $1, 'aal1', now(), now(), $2, $3)
+     returning id, extract(epoch from created_at)::bigint as signed_in_at`,
+    [userId, origin.userAgent, origin.ip],
+  );
+  const refreshToken = newRefreshToken();
+  await client.query(
+    "insert into auth.refresh_tokens (instance_id, token, user_id, revoked, parent, session_id) values ($1, $2, $3, false, null, $4)",
+    [NIL_UUID, refreshToken, userId, session!.id],
+  );
+  return { user: await touchLastSignIn(client, userId), sessionId: session!.id, signedInAt: Number(session!.signed_in_at), refreshToken };
 }
 
 export type Rotation =

@@ -2,6 +2,7 @@ import { describe, expect, it } from "vitest";
 import { createHandler, type LogLine } from "../../supabase/functions/ai-responder/handler.ts";
 import { jsonDepth } from "../../supabase/functions/ai-responder/http.ts";
 import type { Llm } from "../../supabase/functions/ai-responder/llm.ts";
+import { silentBroadcaster } from "../../supabase/functions/ai-responder/broadcast.ts";
 import type { ReplyStore, ReplyToPost } from "../../supabase/functions/ai-responder/reply-store.ts";
 import { createInFlight, releaseClaimsOnRetirement } from "../../supabase/functions/ai-responder/in-flight.ts";
 import { signWebhook } from "../../supabase/functions/ai-responder/signature.ts";
@@ -30,7 +31,7 @@ function harness() {
       calls.push(`context ${id}`);
       return {
         action: "reply", conversation_id: message.conversation_id, claim_token: CLAIM,
-        project: { id: message.id, name: "Bakery", model: null, system_prompt: null, fallback_message: null, max_prompt_tokens: 4000, max_completion_tokens: 1024 },
+        project: { id: message.id, name: "Bakery", model: null, system_prompt: null, fallback_message: null, max_prompt_tokens: 4000, max_completion_tokens: 1024, stream_replies: true },
         history: [{ from_customer: true, content: message.content }],
       };
     },
@@ -53,7 +54,7 @@ function harness() {
   const now = Date.parse(message.created_at) + 100;
   const inFlight = createInFlight();
   const handler = createHandler({
-    webhookSecret: SECRET, store, llm, defaultModel: "openai/gpt-oss-20b",
+    webhookSecret: SECRET, store, llm, defaultModel: "openai/gpt-oss-20b", broadcaster: silentBroadcaster,
     clock: { now: () => now, sleep: async (ms) => void slept.push(ms) },
     runInBackground: (work) => void background.push(work),
     inFlight,

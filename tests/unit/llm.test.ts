@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { createGroqLlm, reasoningOptions } from "../../supabase/functions/ai-responder/llm.ts";
+import { createGroqLlm, describeLlmError, reasoningOptions } from "../../supabase/functions/ai-responder/llm.ts";
 
 describe("reasoningOptions", () => {
   it("asks gpt-oss for low effort and no reasoning in the answer; other models get nothing Groq could refuse", () => {
@@ -25,5 +25,36 @@ describe("the Groq request", () => {
     expect(completion).toEqual({ content: "Hello!", model: "openai/gpt-oss-20b", promptTokens: 12, completionTokens: 3, finishReason: "stop" });
     expect(sent.max_completion_tokens).toBe(300);
     expect(Object.keys(sent).sort()).toEqual(["include_reasoning", "max_completion_tokens", "messages", "model", "reasoning_effort"]);
+  });
+});
+
+describe("a streamed Groq answer", () => {
+  const sse = (frames: string[]) => async () =>
+    new Response(frames.map((frame) => `${frame}\n\n`).join(""), { headers: { "content-type": "text/event-stream" } });
+  const chunk = (delta: object, finish: string | null, extra: object = {}) =>
+    `data: ${JSON.stringify({ id: "c", object: "chat.completion.chunk", created: 0, model: "openai/gpt-oss-20b", choices: [{ index: 0, delta, finish_reason: finish }], ...extra })}`;
+  const config = { apiKey: "k", baseURL: "http://groq.test/openai/v1", defaultModel: "m", timeoutMs: 1000, maxRetries: 0, deadlineMs: 2000 };
+  const ask = (fakeGroq: typeof fetch, seen: string[]) =>
+    createGroqLlm(config, fakeGroq).complete({ model: "openai/gpt-oss-20b", messages: [{ role: "user", content: "hi" }], maxCompletionTokens: 300, onText: (text) => seen.push(text) });
+
+  it("hands over the text as it grows, and takes usage from the last chunk that has it", async () => {
+    const seen: string[] = [];
+    const completion = await ask(sse([
+      chunk({ role: "assistant", content: "" }, null),
+      chunk({ content: "Hello" }, null),
+      chunk({ content: " there." }, null),
+      chunk({}, "stop", { x_groq: { usage: { prompt_tokens: 9, completion_tokens: 2 } } }),
+      `data: ${JSON.stringify({ id: "c", object: "chat.completion.chunk", created: 0, model: "openai/gpt-oss-20b", choices: [], usage: { prompt_tokens: 12, completion_tokens: 3 } })}`,
+      "data: [DONE]",
+    ]), seen);
+    expect(seen).toEqual(["Hello", "Hello there."]);
+    expect(completion).toEqual({ content: "Hello there.", model: "openai/gpt-oss-20b", promptTokens: 12, completionTokens: 3, finishReason: "stop" });
+  });
+
+  it("fails with Groq's error event mid-stream, and when the stream ends without a finish_reason", async () => {
+    const failed = await ask(sse([chunk({ content: "Hel" }, null), `event: error\ndata: ${JSON.stringify({ error: { message: "Internal Server Error", type: "internal_server_error" } })}`]), []).catch((e: unknown) => e);
+    expect(describeLlmError(failed)).toBe("stream error");
+    const cut = await ask(sse([chunk({ content: "Hel" }, null)]), []).catch((e: unknown) => e);
+    expect(describeLlmError(cut)).toBe("stream interrupted");
   });
 });

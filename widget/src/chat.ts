@@ -1,8 +1,9 @@
 // The visitor's side of the conversation on supabase-js, as the README shows it: an anonymous
-// sign-in, one conversation, its history, a Realtime subscription filtered to it, and inserts.
+// sign-in, one conversation, its history, its private Realtime channel (its rows, and the AI's
+// typing indicator and text as it is written), and inserts.
 // RLS decides everything: the widget reads nothing it is not allowed to, and never projects.
 import { createClient, type SupabaseClient } from "@supabase/supabase-js";
-import type { MessageRow, Store } from "./state.ts";
+import type { MessageRow, ReplyEvent, Store } from "./state.ts";
 
 export type ChatSettings = {
   /** The Supabase project URL (https://<ref>.supabase.co). */
@@ -25,7 +26,7 @@ export type Chat = {
 const HISTORY_LIMIT = 100;
 // postgrest-js reports a network failure as an error without a code ("TypeError: Failed to fetch").
 const unreachable = "could not reach the chat service. Check your connection and retry.";
-const columns = "id, sender_id, from_customer, content, created_at";
+const columns = "id, sender_id, from_customer, content, created_at, reply_to";
 
 export function connectChat(settings: ChatSettings, store: Store): Chat {
   const supabase: SupabaseClient = createClient(settings.supabaseUrl, settings.publishableKey, {
@@ -58,7 +59,7 @@ export function connectChat(settings: ChatSettings, store: Store): Chat {
     if (error) throw new Error(error.code ? error.message : unreachable);
     const id = (data as { id: string }).id;
     remembered.set(id);
-    follow(id);
+    await follow(id);
     return id;
   }
 
@@ -72,16 +73,21 @@ export function connectChat(settings: ChatSettings, store: Store): Chat {
     return starting;
   }
 
-  function follow(id: string): void {
+  async function follow(id: string): Promise<void> {
     conversationId = id;
     store.setConnection("connecting");
+    // The channel is private (RLS on realtime.messages): it must join with the visitor's token,
+    // which supabase-js 2.119 may not have handed to Realtime yet unless asked first.
+    await supabase.realtime.setAuth();
+    const replyEvent = (event: ReplyEvent["event"]) => ({ payload }: { payload: unknown }) =>
+      store.replyEvent({ event, payload } as ReplyEvent);
     supabase
-      .channel(`conversation:${id}`)
-      .on(
-        "postgres_changes",
-        { event: "INSERT", schema: "public", table: "messages", filter: `conversation_id=eq.${id}` },
-        (payload) => store.receive([payload.new as MessageRow]),
-      )
+      .channel(`conversation:${id}`, { config: { private: true } })
+      // Broadcast from Database: every new message of the conversation (the AI's reply too).
+      .on("broadcast", { event: "INSERT" }, ({ payload }) => store.receive([(payload as { record: MessageRow }).record]))
+      .on("broadcast", { event: "typing" }, replyEvent("typing"))
+      .on("broadcast", { event: "preview" }, replyEvent("preview"))
+      .on("broadcast", { event: "preview_end" }, replyEvent("preview_end"))
       .subscribe((status) => {
         // Each (re)join: catch up on what was written while we were not subscribed.
         if (status === "SUBSCRIBED") void catchUp(id).then(() => store.setConnection("live"));
@@ -132,7 +138,7 @@ export function connectChat(settings: ChatSettings, store: Store): Chat {
     // Unreachable: keep the stored id (the next send tries again) rather than start a second conversation.
     if (error) throw new Error(error.code ? error.message : unreachable);
     if (!data) return remembered.forget();
-    if (!conversationId) follow(stored);
+    if (!conversationId) await follow(stored);
   }
 
   return {

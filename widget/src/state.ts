@@ -1,9 +1,30 @@
 // The widget's state: the conversation's messages keyed by id (so a row that arrives twice,
 // from history and from Realtime, is shown once), each visitor message's delivery, and the
-// connection. No DOM and no network here: view.ts renders it, chat.ts feeds it.
+// connection, and the AI's replies being written (previews, keyed by the visitor message they
+// answer, replaced by the reply row). No DOM and no network here: view.ts renders it, chat.ts feeds it.
 
 /** A row of public.messages as PostgREST and Realtime deliver it. */
-export type MessageRow = { id: string; sender_id: string; from_customer: boolean; content: string; created_at: string };
+export type MessageRow = {
+  id: string;
+  sender_id: string;
+  from_customer: boolean;
+  content: string;
+  created_at: string;
+  /** For AI replies: the visitor message answered. */
+  reply_to?: string | null;
+};
+
+/** The ai-responder's events on the conversation's topic (supabase/functions/ai-responder/broadcast.ts). */
+export type ReplyEvent =
+  | { event: "typing"; payload: { message_id: string; seq: number; typing: boolean } }
+  | { event: "preview"; payload: { message_id: string; seq: number; text: string } }
+  | { event: "preview_end"; payload: { message_id: string; seq: number; reason?: string } };
+
+/** An AI reply being written: typing (no text yet) or the text so far. */
+export type ReplyPreview = { messageId: string; seq: number; text?: string };
+
+/** A preview that hears nothing more for this long is dropped (its run died; a retry starts afresh). */
+export const PREVIEW_TIMEOUT_MS = 15_000;
 
 export type Author = "visitor" | "ai" | "agent";
 
@@ -25,6 +46,8 @@ export type Connection = "offline" | "connecting" | "live" | "reconnecting";
 export type ChatState = {
   messages: ChatMessage[];
   connection: Connection;
+  /** AI replies being written, oldest first. */
+  previews: ReplyPreview[];
   open: boolean;
   /** A problem that is not one message's (e.g. the visitor could not be signed in). */
   problem?: string;
@@ -34,6 +57,8 @@ export type Store = {
   get(): ChatState;
   onChange(listener: () => void): void;
   receive(rows: MessageRow[]): void;
+  /** A typing or preview event; older (by seq) and already-answered ones are ignored. */
+  replyEvent(event: ReplyEvent): void;
   /** A message the visitor typed, under a local id until the server gives it its own. */
   sending(localId: string, content: string): void;
   sent(localId: string, row: MessageRow): void;
@@ -72,7 +97,15 @@ const fromRow = (row: MessageRow): ChatMessage => ({
 
 export function createStore(): Store {
   const byId = new Map<string, ChatMessage>();
-  let state: ChatState = { messages: [], connection: "offline", open: false };
+  let state: ChatState = { messages: [], connection: "offline", previews: [], open: false };
+  const previews = new Map<string, ReplyPreview & { expiry: ReturnType<typeof setTimeout> }>();
+  const answered = new Set<string>();
+  const lastSeq = new Map<string, number>();
+  const dropPreview = (messageId: string) => {
+    clearTimeout(previews.get(messageId)?.expiry);
+    return previews.delete(messageId);
+  };
+  const currentPreviews = () => [...previews.values()].map(({ messageId, seq, text }) => ({ messageId, seq, ...(text === undefined ? {} : { text }) }));
   const listeners: (() => void)[] = [];
 
   const commit = (change: Partial<ChatState>) => {
@@ -106,8 +139,30 @@ export function createStore(): Store {
         const typed = known ? undefined : row.from_customer ? pendingWith(row.content) : undefined;
         if (typed) byId.delete(typed.id);
         byId.set(row.id, { ...fromRow(row), sentAt: known?.sentAt ?? (typed ? Date.now() : undefined) });
+        // The reply row is the answer: its preview goes, and late events for it are ignored.
+        if (row.reply_to) {
+          answered.add(row.reply_to);
+          dropPreview(row.reply_to);
+        }
       }
-      commit({ messages: ordered() });
+      commit({ messages: ordered(), previews: currentPreviews() });
+    },
+    replyEvent({ event, payload }) {
+      const id = payload.message_id;
+      if (answered.has(id) || payload.seq <= (lastSeq.get(id) ?? -Infinity)) return;
+      lastSeq.set(id, payload.seq);
+      const ends = event === "preview_end" || (event === "typing" && !payload.typing);
+      if (ends) dropPreview(id);
+      else {
+        // typing (on) opens a run: a retry's starts again from no text.
+        const text = event === "preview" ? payload.text : undefined;
+        dropPreview(id);
+        const expiry = setTimeout(() => {
+          if (dropPreview(id)) commit({ previews: currentPreviews() });
+        }, PREVIEW_TIMEOUT_MS);
+        previews.set(id, { messageId: id, seq: payload.seq, ...(text === undefined ? {} : { text }), expiry });
+      }
+      commit({ previews: currentPreviews() });
     },
     sending(localId, content) {
       byId.set(localId, { id: localId, author: "visitor", content, delivery: "sending" });

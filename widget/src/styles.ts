@@ -18,6 +18,7 @@ h2 { margin: 0; font-size: 15px; }
   align-self: flex-start; white-space: pre-wrap; overflow-wrap: anywhere; }
 .message.visitor { align-self: flex-end; background: #dafbe1; border-color: #b4e8c2; }
 .message.failed { border-color: #cf222e; }
+.message.preview { border-style: dashed; }
 .text { margin: 0; }
 .badge { display: inline-block; margin-bottom: 2px; padding: 0 6px; border-radius: 4px; background: #8250df;
   color: #fff; font-size: 11px; font-weight: 600; }

@@ -1,6 +1,6 @@
 // Renders the widget's state into a Shadow DOM, so that the host page's CSS and ours never
 // meet. Accessible by construction: a log of messages, a labelled textarea, a Send button.
-import { agentJoined, type ChatMessage, type ChatState, type Store, timeKey } from "./state.ts";
+import { agentJoined, type ChatMessage, type ChatState, type ReplyPreview, type Store, timeKey } from "./state.ts";
 import { styles } from "./styles.ts";
 
 export type ViewActions = { send(content: string): void; retry(id: string): void };
@@ -77,7 +77,7 @@ export function mountView(store: Store, actions: ViewActions, title: string): vo
     if (state.open && !wasOpen) textarea.focus();
 
     const atBottom = log.scrollHeight - log.scrollTop - log.clientHeight < 40;
-    log.replaceChildren(...state.messages.map((m) => messageView(m, actions)));
+    log.replaceChildren(...state.messages.map((m) => messageView(m, actions)), ...state.previews.map(previewView));
     if (atBottom) log.scrollTop = log.scrollHeight;
 
     const human = agentJoined(state);
@@ -87,7 +87,7 @@ export function mountView(store: Store, actions: ViewActions, title: string): vo
     alert.hidden = !alert.textContent;
 
     clearTimeout(noticeTimer);
-    const waitingSince = awaitingReplySince(state);
+    const waitingSince = state.previews.length > 0 ? undefined : awaitingReplySince(state);
     const due = waitingSince !== undefined && Date.now() - waitingSince >= REPLY_NOTICE_MS;
     note.textContent = due ? (human ? "An agent will reply soon." : "We usually reply in a few minutes.") : "";
     note.hidden = !due;
@@ -102,6 +102,15 @@ function awaitingReplySince(state: ChatState): number | undefined {
   const last = state.messages[state.messages.length - 1];
   if (!last || last.author !== "visitor" || last.delivery !== "sent") return undefined;
   return last.sentAt ?? (last.createdAt ? timeKey(last.createdAt) / 1000 : undefined);
+}
+
+/** An AI reply being written: "typing", then its text so far (replaced by the reply itself). */
+function previewView(preview: ReplyPreview): HTMLElement {
+  const item = h("article", { className: "message ai preview", attrs: { "aria-busy": "true" } });
+  item.append(h("span", { className: "badge", title: "Automatic reply", textContent: "AI" }));
+  if (preview.text !== undefined) item.append(h("p", { className: "text", textContent: preview.text }));
+  item.append(h("span", { className: "status", textContent: preview.text === undefined ? "AI is typing…" : "Writing…" }));
+  return item;
 }
 
 function messageView(message: ChatMessage, actions: ViewActions): HTMLElement {

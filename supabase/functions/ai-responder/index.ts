@@ -1,5 +1,6 @@
 // ai-responder: answers a visitor's chat message with Groq when the project's AI is on.
 // Called by the dispatch_ai_reply trigger through pg_net (see supabase/migrations).
+import { createBroadcaster, restPublisher } from "./broadcast.ts";
 import { configFromEnv } from "./config.ts";
 import { createHandler } from "./handler.ts";
 import { createInFlight, releaseClaimsOnRetirement } from "./in-flight.ts";
@@ -33,6 +34,10 @@ export function main(): void {
     llm: createGroqLlm(config.groq),
     clock: systemClock,
     defaultModel: config.groq.defaultModel,
+    broadcaster: createBroadcaster(
+      restPublisher(config.supabaseUrl, config.supabaseKey, runInBackground, log),
+      systemClock,
+    ),
     runInBackground,
     inFlight,
     log,

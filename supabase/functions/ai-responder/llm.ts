@@ -16,6 +16,8 @@ export type CompletionRequest = {
   messages: ChatMessage[];
   /** Longest reply asked for; reasoning tokens count against it too. */
   maxCompletionTokens: number;
+  /** Streams the reply when given: called with the whole text so far as it grows. */
+  onText?: (textSoFar: string) => void;
 };
 
 export type Llm = {
@@ -36,16 +38,18 @@ export function createGroqLlm(config: ResponderConfig["groq"], fetchImpl?: typeo
     ...(fetchImpl ? { fetch: fetchImpl } : {}),
   });
   return {
-    async complete({ model, messages, maxCompletionTokens }) {
-      const body: OpenAI.ChatCompletionCreateParamsNonStreaming & GroqReasoningOptions = {
+    async complete({ model, messages, maxCompletionTokens, onText }) {
+      const body = {
         model,
         messages,
         max_completion_tokens: maxCompletionTokens,
         ...reasoningOptions(model),
       };
-      const response = await client.chat.completions.create(body, {
-        signal: AbortSignal.timeout(config.deadlineMs),
-      });
+      if (onText) return streamCompletion(client, body, config, onText);
+      const response = await client.chat.completions.create(
+        body satisfies OpenAI.ChatCompletionCreateParamsNonStreaming & GroqReasoningOptions,
+        { signal: AbortSignal.timeout(config.deadlineMs) },
+      );
       const choice = response.choices[0];
       return {
         content: choice?.message.content?.trim() ?? "",
@@ -57,6 +61,73 @@ export function createGroqLlm(config: ResponderConfig["groq"], fetchImpl?: typeo
     },
   };
 }
+
+type Usage = { prompt_tokens?: number; completion_tokens?: number };
+
+/**
+ * The same request as a stream. Groq puts usage on the chunk with finish_reason (and in
+ * x_groq.usage), and with include_usage on a last chunk without choices: the last one seen wins.
+ * The SDK's timeout covers only the wait for headers, so a stream that then stalls for that
+ * long is abandoned here (StreamStalledError); the deadline still bounds everything.
+ */
+async function streamCompletion(
+  client: OpenAI,
+  body: OpenAI.ChatCompletionCreateParamsNonStreaming & GroqReasoningOptions,
+  config: ResponderConfig["groq"],
+  onText: (textSoFar: string) => void,
+): Promise<Completion> {
+  const stalled = new AbortController();
+  let stallTimer: ReturnType<typeof setTimeout> | undefined;
+  const watchForStall = () => {
+    clearTimeout(stallTimer);
+    stallTimer = setTimeout(() => stalled.abort(), config.timeoutMs);
+  };
+  const signal = AbortSignal.any([AbortSignal.timeout(config.deadlineMs), stalled.signal]);
+  let content = "";
+  let model = body.model;
+  let usage: Usage | undefined;
+  let finishReason: string | null = null;
+  try {
+    const stream = await client.chat.completions.create({
+      ...body,
+      stream: true,
+      stream_options: { include_usage: true },
+    }, { signal });
+    // Until here the SDK's own timeout and retries apply (each attempt, waiting for headers).
+    watchForStall();
+    for await (const chunk of stream) {
+      watchForStall();
+      model = chunk.model ?? model;
+      usage = chunk.usage ?? (chunk as GroqChunk).x_groq?.usage ?? usage;
+      const choice = chunk.choices[0];
+      if (choice?.finish_reason) finishReason = choice.finish_reason;
+      if (choice?.delta?.content) {
+        content += choice.delta.content;
+        onText(content);
+      }
+    }
+  } catch (error) {
+    if (stalled.signal.aborted) throw new StreamStalledError();
+    if (error instanceof OpenAI.APIError) throw error;
+    // The connection broke after the stream began (the SDK retries only before it begins).
+    throw new StreamInterruptedError();
+  } finally {
+    clearTimeout(stallTimer);
+  }
+  // The SDK ends an aborted stream quietly; Groq always ends a whole one with a finish_reason.
+  if (stalled.signal.aborted) throw new StreamStalledError();
+  if (signal.aborted) throw new OpenAI.APIUserAbortError();
+  if (finishReason === null) throw new StreamInterruptedError();
+  return {
+    content: content.trim(),
+    model,
+    promptTokens: usage?.prompt_tokens ?? null,
+    completionTokens: usage?.completion_tokens ?? null,
+    finishReason,
+  };
+}
+
+type GroqChunk = { x_groq?: { usage?: Usage } };
 
 /** Groq-only request properties; the SDK's types do not know them. */
 type GroqReasoningOptions = {
@@ -85,7 +156,11 @@ export function describeLlmError(error: unknown): string {
   if (error instanceof OpenAI.APIError && error.status !== undefined) {
     return `http ${error.status}${error.code ? ` ${error.code}` : ""}`;
   }
+  if (error instanceof StreamStalledError) return "timeout";
+  if (error instanceof StreamInterruptedError) return "stream interrupted";
   if (error instanceof OpenAI.APIConnectionError) return "connection error";
+  // An error event inside a stream that had begun (Groq: `event: error`, then the error body).
+  if (error instanceof OpenAI.APIError) return `stream error${error.code ? ` ${error.code}` : ""}`;
   if (error instanceof EmptyReplyError) return "empty reply";
   return "unexpected error";
 }
@@ -108,3 +183,7 @@ export function isPermanentLlmFailure(error: unknown): boolean {
 }
 
 export class EmptyReplyError extends Error {}
+/** No chunk for GROQ_TIMEOUT_MS in a stream that had begun. */
+export class StreamStalledError extends Error {}
+/** The connection broke in the middle of a stream. */
+export class StreamInterruptedError extends Error {}

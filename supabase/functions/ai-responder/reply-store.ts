@@ -19,6 +19,8 @@ export const ReplyContext = z.discriminatedUnion("action", [
       fallback_message: z.string().nullable(),
       max_prompt_tokens: z.number().int().positive(),
       max_completion_tokens: z.number().int().positive(),
+      /** Publish the reply's text as it is written (projects.ai_stream_replies). */
+      stream_replies: z.boolean(),
     }),
     history: z.array(z.object({ from_customer: z.boolean(), content: z.string() })),
   }),

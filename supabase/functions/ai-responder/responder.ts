@@ -1,3 +1,4 @@
+import type { Broadcaster } from "./broadcast.ts";
 import { describeLlmError, EmptyReplyError, isPermanentLlmFailure, type Llm } from "./llm.ts";
 import type { VisitorMessage } from "./payload.ts";
 import { buildPrompt, defaultSystemPrompt, trimToLastSentence } from "./prompt.ts";
@@ -10,13 +11,22 @@ export const systemClock: Clock = {
   sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
 };
 
-export type ResponderDeps = { store: ReplyStore; llm: Llm; clock: Clock; defaultModel: string };
+export type ResponderDeps = {
+  store: ReplyStore;
+  llm: Llm;
+  clock: Clock;
+  defaultModel: string;
+  /** The typing indicator and the text as it is written, on the conversation's topic. */
+  broadcaster: Broadcaster;
+};
 
 /** What happened to one visitor message; logged, never shown to the visitor. */
 export type Outcome = {
   outcome: "answered" | "fallback" | "skipped" | "failed";
   reason?: string;
   truncated?: boolean;
+  /** Realtime events published about this reply (typing, previews). */
+  broadcast_events?: number;
   timings: { wait_ms: number; context_ms: number; llm_ms?: number; post_ms?: number };
 };
 
@@ -27,7 +37,9 @@ export const MAX_REPLY_DELAY_MS = 10_000;
  * Answers one visitor message: waits until the project's reply delay has passed since the
  * message was written (so a burst gets one answer), asks the database whether and with what to
  * answer (claiming the message: onClaimed hears of the claim), calls the LLM, and posts the
- * reply, or the project's fallback text if the LLM failed.
+ * reply, or the project's fallback text if the LLM failed. Once claimed, the visitor sees that
+ * the AI is typing, and (if the project streams replies) the text as it is written; the row
+ * posted at the end replaces that preview, and a run that posts nothing withdraws it.
  */
 export async function answerVisitorMessage(
   deps: ResponderDeps,
@@ -57,6 +69,8 @@ export async function answerVisitorMessage(
 
   onClaimed(context.claim_token);
   const { project, history } = context;
+  const preview = deps.broadcaster.forMessage(context.conversation_id, message.id);
+  preview.typing(true);
   const model = project.model ?? deps.defaultModel;
   const messages = buildPrompt(
     project.system_prompt ?? defaultSystemPrompt(project.name),
@@ -70,12 +84,15 @@ export async function answerVisitorMessage(
       model,
       messages,
       maxCompletionTokens: project.max_completion_tokens,
+      ...(project.stream_replies ? { onText: preview.text } : {}),
     });
     if (!completion.content) throw new EmptyReplyError();
     const truncated = completion.finishReason === "length";
     const llm_ms = lap();
+    const content = truncated ? trimToLastSentence(completion.content) : completion.content;
+    preview.finish(content);
     reply = {
-      content: truncated ? trimToLastSentence(completion.content) : completion.content,
+      content,
       isFallback: false,
       model: completion.model,
       promptTokens: completion.promptTokens,
@@ -86,6 +103,7 @@ export async function answerVisitorMessage(
       truncated,
     };
   } catch (error) {
+    preview.withdraw("failed");
     reply = {
       content: project.fallback_message,
       isFallback: true,
@@ -105,17 +123,20 @@ export async function answerVisitorMessage(
     ...reply,
   });
   const timings = { wait_ms, context_ms, llm_ms: reply.llmLatencyMs, post_ms: lap() };
+  if (!posted.posted) preview.withdraw(posted.reason);
+  const broadcast_events = preview.events();
   if (!posted.posted) {
     // Nothing to post (LLM failed, no fallback text): the LLM's error; otherwise why SQL declined.
     if (reply.content === null) {
-      return { outcome: "failed", reason: reply.error ?? posted.reason, timings };
+      return { outcome: "failed", reason: reply.error ?? posted.reason, broadcast_events, timings };
     }
-    return { outcome: "skipped", reason: posted.reason, timings };
+    return { outcome: "skipped", reason: posted.reason, broadcast_events, timings };
   }
   return {
     outcome: reply.isFallback ? "fallback" : "answered",
     ...(reply.error ? { reason: reply.error } : {}),
     ...(reply.truncated ? { truncated: true } : {}),
+    broadcast_events,
     timings,
   };
 }

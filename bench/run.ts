@@ -9,6 +9,7 @@ import { denoPath } from "../local/edge-function.ts";
 import { measureDeployBundle } from "./deploy-bundle.ts";
 import { startStack } from "../local/stack.ts";
 import { visitorSays } from "../tests/helpers.ts";
+import { promptWithSources, retrievalCost } from "./knowledge.ts";
 import { streamedReplies } from "./streaming.ts";
 import { closedLoop, conversations, cpuSeconds, floorRound, percentiles, postmasterPid, replyLatencies, replyWatcher } from "./measure.ts";
 
@@ -55,6 +56,8 @@ try {
     for (let i = 0; i < floorCount; i++) await floorRound(pool, talker, `floor throughput ${i}`);
   }));
   const floorPerSecond = (floorTalkers.length * floorCount) / ((performance.now() - floorStart) / 1000);
+  // 2b. Knowledge retrieval inside ai_reply_context, 10,000 passages in the project (webhooks stay queued).
+  report("knowledge_retrieval_context_ms", await retrievalCost(pool, scale(10_000, 1_000), scale(200, 20)));
   await pool.query("truncate net.http_request_queue");
   await stack.pgNetWorker.start();
   const floorLatency = percentiles(floor);
@@ -141,6 +144,9 @@ try {
     });
   }
 
+  // 7b. The prompt of an answer with knowledge sources (default budgets: 4,000 prompt, 2,000 knowledge).
+  report("prompt_size_with_sources", await promptWithSources(stack, watcher));
+
   // 8. Cold start: spawning the function's process to its first reply.
   const cold: number[] = [];
   for (let i = 0; i < scale(5, 1); i++) {
@@ -180,7 +186,7 @@ try {
   const expected = [
     "machine", "deploy_bundle", "e2e_latency_ms", "floor_latency_ms", "throughput_answered_per_s", "cpu_ms_per_answered_message",
     "calls_per_answered_message", "burst_of_3", "function_own_ms_per_reply", "function_stages_ms",
-    "prompt_size_50_message_conversation", "cold_start_ms", "e2e_latency_groq_paced_ms", "streamed_reply_visible_ms", "unstreamed_reply_visible_ms",
+    "prompt_size_50_message_conversation", "knowledge_retrieval_context_ms", "prompt_size_with_sources", "cold_start_ms", "e2e_latency_groq_paced_ms", "streamed_reply_visible_ms", "unstreamed_reply_visible_ms",
     "streamed_reply_cost", "unstreamed_reply_cost", "pipeline_over_floor",
   ];
   const missing = expected.filter((name) => !figures.some((f) => f.figure === name));

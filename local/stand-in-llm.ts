@@ -9,8 +9,10 @@ import { once } from "node:events";
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { randomUUID } from "node:crypto";
+import { mayCallTools, toolCallOf, type ToolBehaviour, toolsProblem, toolUseFailed } from "./stand-in-llm/tools.ts";
 
 type ChatMessage = { role: string; content: string; name?: string };
+export type { ToolBehaviour };
 export type RecordedRequest = { at: number; body: { model: string; messages: ChatMessage[]; [key: string]: unknown } };
 
 /** What the stand-in does with one request. */
@@ -20,7 +22,9 @@ export type Behaviour =
   | { delayMs: number; content?: string }
   | { content: string }
   /** A stream that breaks after this many words: Groq's `event: error` frame, then the end. */
-  | { content?: string; streamErrorAfterWords: number };
+  | { content?: string; streamErrorAfterWords: number }
+  /** Calls a tool (when the request offers tools), or fails to as Groq does (400 tool_use_failed). */
+  | ToolBehaviour;
 
 /** Groq's error bodies for the statuses a test can inject (observed from api.groq.com). */
 function groqError(status: number, model: string): { message: string; type: string; code?: string } {
@@ -124,7 +128,14 @@ export async function startStandInLlm(options: { port?: number; apiKey?: string;
       return fail(400, `The model \`${body.model}\` has been decommissioned and is no longer supported.`, "invalid_request_error", "model_decommissioned");
     }
 
+    const toolProblem = toolsProblem(body);
+    if (toolProblem) return fail(400, toolProblem, "invalid_request_error");
+
     const behaviour = behaviourFor(body);
+    if (behaviour && "toolUseFailed" in behaviour) return send(400, toolUseFailed(behaviour.toolUseFailed));
+    const toolCall = behaviour && "toolCall" in behaviour && mayCallTools(body)
+      ? toolCallOf(behaviour.toolCall, `call_${randomUUID().replaceAll("-", "").slice(0, 24)}`)
+      : undefined;
     if (behaviour && "status" in behaviour) {
       if (behaviour.status === 429) {
         response.writeHead(429, { "content-type": "application/json", "retry-after": String(behaviour.retryAfterSeconds) });
@@ -147,9 +158,10 @@ export async function startStandInLlm(options: { port?: number; apiKey?: string;
     const promptTokens = Math.ceil(body.messages.reduce((sum, m) => sum + m.content.length, 0) / 4);
     // Groq stops at max_completion_tokens with finish_reason "length" (about 4 characters a token here).
     const maxTokens = typeof body.max_completion_tokens === "number" ? body.max_completion_tokens : Infinity;
-    const finishReason = Math.ceil(content.length / 4) > maxTokens ? "length" : "stop";
+    const finishReason = toolCall ? "tool_calls" : Math.ceil(content.length / 4) > maxTokens ? "length" : "stop";
+    if (toolCall) content = "";
     if (finishReason === "length") content = content.slice(0, maxTokens * 4);
-    const completionTokens = Math.ceil(content.length / 4);
+    const completionTokens = Math.ceil((toolCall ? toolCall.function.arguments.length + 20 : content.length) / 4);
     const extraDelayMs = behaviour && "delayMs" in behaviour ? behaviour.delayMs : 0;
     const closed = new Promise<"closed">((resolve) => response.once("close", () => resolve("closed")));
     /** Waits, unless the caller hangs up first (then answers false). */
@@ -180,6 +192,8 @@ export async function startStandInLlm(options: { port?: number; apiKey?: string;
         `data: ${JSON.stringify({ id, object: "chat.completion.chunk", created, model: body.model, choices: [{ index: 0, delta, logprobs: null, finish_reason: finish }], ...extra })}\n\n`;
       response.write(chunk({ role: "assistant", content: "" }, null, { x_groq: { id: `req_${randomUUID()}` } }));
       const failAfter = behaviour && "streamErrorAfterWords" in behaviour ? behaviour.streamErrorAfterWords : Infinity;
+      // A tool call comes whole in one delta, with no text (as Groq streams them).
+      if (toolCall) response.write(chunk({ tool_calls: [{ index: 0, ...toolCall }] }, null));
       const words = content.match(/\S+\s*/g) ?? [];
       // Against one schedule from the first token, so timer lateness never accumulates.
       const firstTokenAt = Date.now();
@@ -204,7 +218,7 @@ export async function startStandInLlm(options: { port?: number; apiKey?: string;
 
     send(200, {
       id, object: "chat.completion", created, model: body.model,
-      choices: [{ index: 0, message: { role: "assistant", content }, logprobs: null, finish_reason: finishReason }],
+      choices: [{ index: 0, message: toolCall ? { role: "assistant", tool_calls: [toolCall] } : { role: "assistant", content }, logprobs: null, finish_reason: finishReason }],
       usage, usage_breakdown: null, system_fingerprint: "fp_stand_in", x_groq: { id: `req_${randomUUID()}` },
     }, rateLimitHeaders);
   });

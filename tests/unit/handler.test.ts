@@ -31,8 +31,9 @@ function harness() {
       calls.push(`context ${id}`);
       return {
         action: "reply", conversation_id: message.conversation_id, claim_token: CLAIM,
-        project: { id: message.id, name: "Bakery", model: null, system_prompt: null, fallback_message: null, max_prompt_tokens: 4000, max_completion_tokens: 1024, stream_replies: true },
+        project: { id: message.id, name: "Bakery", model: null, system_prompt: null, fallback_message: null, max_prompt_tokens: 4000, max_completion_tokens: 1024, stream_replies: true, answer_only_from_knowledge: false },
         history: [{ from_customer: true, content: message.content }],
+        knowledge: [],
       };
     },
     async postReply(reply) {

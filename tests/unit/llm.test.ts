@@ -22,7 +22,7 @@ describe("the Groq request", () => {
     };
     const llm = createGroqLlm({ apiKey: "k", baseURL: "http://groq.test/openai/v1", defaultModel: "m", timeoutMs: 1000, maxRetries: 0, deadlineMs: 2000 }, fakeGroq);
     const completion = await llm.complete({ model: "openai/gpt-oss-20b", messages: [{ role: "user", content: "hi" }], maxCompletionTokens: 300 });
-    expect(completion).toEqual({ content: "Hello!", model: "openai/gpt-oss-20b", promptTokens: 12, completionTokens: 3, finishReason: "stop" });
+    expect(completion).toEqual({ content: "Hello!", model: "openai/gpt-oss-20b", promptTokens: 12, completionTokens: 3, finishReason: "stop", handOver: null });
     expect(sent.max_completion_tokens).toBe(300);
     expect(Object.keys(sent).sort()).toEqual(["include_reasoning", "max_completion_tokens", "messages", "model", "reasoning_effort"]);
   });
@@ -48,7 +48,7 @@ describe("a streamed Groq answer", () => {
       "data: [DONE]",
     ]), seen);
     expect(seen).toEqual(["Hello", "Hello there."]);
-    expect(completion).toEqual({ content: "Hello there.", model: "openai/gpt-oss-20b", promptTokens: 12, completionTokens: 3, finishReason: "stop" });
+    expect(completion).toEqual({ content: "Hello there.", model: "openai/gpt-oss-20b", promptTokens: 12, completionTokens: 3, finishReason: "stop", handOver: null });
   });
 
   it("fails with Groq's error event mid-stream, and when the stream ends without a finish_reason", async () => {

@@ -1,6 +1,8 @@
 import OpenAI from "openai";
 import type { ChatMessage } from "./prompt.ts";
 import type { ResponderConfig } from "./config.ts";
+import { type HandOver, handOverFrom, MALFORMED_CALL_REASON, type ToolCall } from "./hand-over.ts";
+import { streamCompletion, StreamInterruptedError, StreamStalledError } from "./llm-stream.ts";
 
 export type Completion = {
   content: string;
@@ -9,6 +11,8 @@ export type Completion = {
   completionTokens: number | null;
   /** "length" when the reply stopped at maxCompletionTokens. */
   finishReason: string | null;
+  /** The model called hand_over_to_human (or made a malformed call): no reply text is posted. */
+  handOver?: HandOver | null;
 };
 
 export type CompletionRequest = {
@@ -18,6 +22,8 @@ export type CompletionRequest = {
   maxCompletionTokens: number;
   /** Streams the reply when given: called with the whole text so far as it grows. */
   onText?: (textSoFar: string) => void;
+  /** Tools offered to the model (OpenAI format): the hand-over tool. */
+  tools?: OpenAI.ChatCompletionTool[];
 };
 
 export type Llm = {
@@ -38,99 +44,56 @@ export function createGroqLlm(config: ResponderConfig["groq"], fetchImpl?: typeo
     ...(fetchImpl ? { fetch: fetchImpl } : {}),
   });
   return {
-    async complete({ model, messages, maxCompletionTokens, onText }) {
+    async complete({ model, messages, maxCompletionTokens, onText, tools }) {
       const body = {
         model,
         messages,
         max_completion_tokens: maxCompletionTokens,
+        ...(tools ? { tools } : {}),
         ...reasoningOptions(model),
       };
-      if (onText) return streamCompletion(client, body, config, onText);
-      const response = await client.chat.completions.create(
-        body satisfies OpenAI.ChatCompletionCreateParamsNonStreaming & GroqReasoningOptions,
-        { signal: AbortSignal.timeout(config.deadlineMs) },
-      );
-      const choice = response.choices[0];
-      return {
-        content: choice?.message.content?.trim() ?? "",
-        model: response.model,
-        promptTokens: response.usage?.prompt_tokens ?? null,
-        completionTokens: response.usage?.completion_tokens ?? null,
-        finishReason: choice?.finish_reason ?? null,
-      };
+      try {
+        if (onText) return await streamCompletion(client, body, config, onText);
+        const response = await client.chat.completions.create(
+          body satisfies OpenAI.ChatCompletionCreateParamsNonStreaming & GroqReasoningOptions,
+          { signal: AbortSignal.timeout(config.deadlineMs) },
+        );
+        const choice = response.choices[0];
+        const calls: ToolCall[] = (choice?.message.tool_calls ?? []).map((call) =>
+          call.type === "function"
+            ? { name: call.function.name, arguments: call.function.arguments }
+            : { name: "", arguments: "" }
+        );
+        return {
+          content: choice?.message.content?.trim() ?? "",
+          model: response.model,
+          promptTokens: response.usage?.prompt_tokens ?? null,
+          completionTokens: response.usage?.completion_tokens ?? null,
+          finishReason: choice?.finish_reason ?? null,
+          handOver: handOverFrom(calls),
+        };
+      } catch (error) {
+        // Groq refuses a tool call the model wrote badly (400, or a stream's error event, with
+        // code tool_use_failed): the model
+        // meant to call the only tool there is, so that is a hand-over too.
+        if (error instanceof OpenAI.APIError && error.code === "tool_use_failed") {
+          return {
+            content: "",
+            model,
+            promptTokens: null,
+            completionTokens: null,
+            finishReason: "tool_calls",
+            handOver: { reason: MALFORMED_CALL_REASON, malformed: true },
+          };
+        }
+        throw error;
+      }
     },
   };
 }
 
-type Usage = { prompt_tokens?: number; completion_tokens?: number };
-
-/**
- * The same request as a stream. Groq puts usage on the chunk with finish_reason (and in
- * x_groq.usage), and with include_usage on a last chunk without choices: the last one seen wins.
- * The SDK's timeout covers only the wait for headers, so a stream that then stalls for that
- * long is abandoned here (StreamStalledError); the deadline still bounds everything.
- */
-async function streamCompletion(
-  client: OpenAI,
-  body: OpenAI.ChatCompletionCreateParamsNonStreaming & GroqReasoningOptions,
-  config: ResponderConfig["groq"],
-  onText: (textSoFar: string) => void,
-): Promise<Completion> {
-  const stalled = new AbortController();
-  let stallTimer: ReturnType<typeof setTimeout> | undefined;
-  const watchForStall = () => {
-    clearTimeout(stallTimer);
-    stallTimer = setTimeout(() => stalled.abort(), config.timeoutMs);
-  };
-  const signal = AbortSignal.any([AbortSignal.timeout(config.deadlineMs), stalled.signal]);
-  let content = "";
-  let model = body.model;
-  let usage: Usage | undefined;
-  let finishReason: string | null = null;
-  try {
-    const stream = await client.chat.completions.create({
-      ...body,
-      stream: true,
-      stream_options: { include_usage: true },
-    }, { signal });
-    // Until here the SDK's own timeout and retries apply (each attempt, waiting for headers).
-    watchForStall();
-    for await (const chunk of stream) {
-      watchForStall();
-      model = chunk.model ?? model;
-      usage = chunk.usage ?? (chunk as GroqChunk).x_groq?.usage ?? usage;
-      const choice = chunk.choices[0];
-      if (choice?.finish_reason) finishReason = choice.finish_reason;
-      if (choice?.delta?.content) {
-        content += choice.delta.content;
-        onText(content);
-      }
-    }
-  } catch (error) {
-    if (stalled.signal.aborted) throw new StreamStalledError();
-    if (error instanceof OpenAI.APIError) throw error;
-    // The connection broke after the stream began (the SDK retries only before it begins).
-    throw new StreamInterruptedError();
-  } finally {
-    clearTimeout(stallTimer);
-  }
-  // The SDK ends an aborted stream quietly; Groq always ends a whole one with a finish_reason.
-  if (stalled.signal.aborted) throw new StreamStalledError();
-  if (signal.aborted) throw new OpenAI.APIUserAbortError();
-  if (finishReason === null) throw new StreamInterruptedError();
-  return {
-    content: content.trim(),
-    model,
-    promptTokens: usage?.prompt_tokens ?? null,
-    completionTokens: usage?.completion_tokens ?? null,
-    finishReason,
-  };
-}
-
-type GroqChunk = { x_groq?: { usage?: Usage } };
-
 /** Groq-only request properties; the SDK's types do not know them. */
-type GroqReasoningOptions = {
+export type GroqReasoningOptions = {
   reasoning_effort?: "low" | "medium" | "high";
   include_reasoning?: boolean;
   reasoning_format?: "hidden" | "raw" | "parsed";
@@ -183,7 +146,4 @@ export function isPermanentLlmFailure(error: unknown): boolean {
 }
 
 export class EmptyReplyError extends Error {}
-/** No chunk for GROQ_TIMEOUT_MS in a stream that had begun. */
-export class StreamStalledError extends Error {}
-/** The connection broke in the middle of a stream. */
-export class StreamInterruptedError extends Error {}
+export { StreamInterruptedError, StreamStalledError };

@@ -21,13 +21,28 @@ export const ReplyContext = z.discriminatedUnion("action", [
       max_completion_tokens: z.number().int().positive(),
       /** Publish the reply's text as it is written (projects.ai_stream_replies). */
       stream_replies: z.boolean(),
+      /** Answer only from the knowledge base (projects.ai_answer_only_from_knowledge). */
+      answer_only_from_knowledge: z.boolean(),
     }),
     history: z.array(z.object({ from_customer: z.boolean(), content: z.string() })),
+    /** Knowledge passages matching the visitor's messages of this turn, best first. */
+    knowledge: z.array(z.object({
+      id: z.guid(),
+      title: z.string(),
+      url: z.string().nullable(),
+      content: z.string(),
+    })),
   }),
 ]);
 export type ReplyContext = z.infer<typeof ReplyContext>;
 
 export const PostReplyResult = z.union([
+  /** Handed over: reply_id is the hand-over text, null when the project has none. */
+  z.object({
+    posted: z.literal(true),
+    reply_id: z.guid().nullable(),
+    handed_over: z.literal(true),
+  }),
   z.object({ posted: z.literal(true), reply_id: z.guid() }),
   z.object({ posted: z.literal(false), reason: z.string() }),
 ]);
@@ -48,6 +63,10 @@ export type ReplyToPost = {
   failureIsPermanent: boolean;
   /** The reply stopped at the token limit and was trimmed. */
   truncated: boolean;
+  /** The model asked for a person: the project's hand-over text is posted instead of content. */
+  handOverReason?: string | null;
+  /** The knowledge passages the prompt gave as sources. */
+  knowledgePassageIds?: string[];
 };
 
 /** The function's two database calls; every rule is decided inside them, in SQL. */
@@ -111,6 +130,9 @@ export function createReplyStore(
         claim_token: reply.claimToken,
         failure_is_permanent: reply.failureIsPermanent,
         truncated: reply.truncated,
+        hand_over: reply.handOverReason != null,
+        hand_over_reason: reply.handOverReason ?? null,
+        knowledge_passage_ids: reply.knowledgePassageIds ?? [],
       }, PostReplyResult),
     releaseClaims: (claimTokens) =>
       call("ai_release_claims", { claim_tokens: claimTokens }, z.number().int()),

@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type Claims, withClaims } from "../local/visitor.ts";
 import { agentSays, createProject, createVisitor, startConversation, visitorSays } from "./helpers.ts";
+import { sweepConversation } from "./scheduled.ts";
 import { setVault, startTestDatabase, type TestDatabase } from "./test-database.ts";
 
 // Agents in SQL, as PostgREST runs their calls (role authenticated, their JWT claims): presence,
@@ -114,6 +115,10 @@ describe("ai_mode", () => {
     const whileOnline = await visitorSays(db.pool, visitorId, conversationId, "Is a person there?");
     expect(await webhooksFor(whileOnline)).toBe(0);
     expect(await jobOf(whileOnline)).toBeUndefined();
+    // The sweeper's passes (production defaults) neither answer it nor re-send the earlier one.
+    await sweepConversation(db.pool, conversationId, 2);
+    expect([await webhooksFor(beforeAnyAgent), await webhooksFor(whileOnline)]).toEqual([1, 0]);
+    expect(await jobOf(beforeAnyAgent)).toEqual({ outcome: "agent_online" });
 
     await lastSeen(agentId, 61);
     const afterWindow = await visitorSays(db.pool, visitorId, conversationId, "Still there?");
@@ -143,6 +148,9 @@ describe("ai_mode", () => {
     const fresh = await startConversation(db.pool, projectId);
     const newcomer = await visitorSays(db.pool, fresh.visitorId, fresh.conversationId, "Hi");
     expect([await webhooksFor(taken), await webhooksFor(awaited), await webhooksFor(newcomer)]).toEqual([0, 0, 1]);
+    await sweepConversation(db.pool, conversationId, 2);
+    await sweepConversation(db.pool, waiting.conversationId, 2);
+    expect([await webhooksFor(taken), await webhooksFor(awaited)]).toEqual([0, 0]);
   });
 
   it("refuses a mode it does not know", async () => {

@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startStack, type Stack } from "../local/stack.ts";
+import { sweepConversation } from "./scheduled.ts";
 import {
   agentSays, aiRepliesOf, createProject, marker, messagesOf, type ProjectSettings, startConversation, visitorSays, waitFor, webhookHeaders,
 } from "./helpers.ts";
@@ -32,6 +33,23 @@ async function pipelineBarrier(): Promise<void> {
   await visitorSays(stack.pool, visitorId, conversationId, `barrier ${marker()}`);
   await waitForReplies(conversationId);
 }
+
+/** Silence that lasts: the retry sweeper's pass, as scheduled, then the pipeline's chance again. */
+async function silenceOutlastsTheSweeper(conversationId: string): Promise<void> {
+  await pipelineBarrier();
+  await sweepConversation(stack.pool, conversationId);
+  await pipelineBarrier();
+}
+
+/** The webhook of a message has been delivered and accepted (202), so its run has begun. */
+const webhookAccepted = (messageId: string) =>
+  waitFor("the webhook's 202", async () => {
+    const { rows } = await stack.pool.query(
+      "select r.status_code from public.ai_reply_jobs j join net._http_response r on r.id = j.last_request_id where j.message_id = $1",
+      [messageId],
+    );
+    return rows[0]?.status_code === 202;
+  });
 
 /** Delivers a webhook by hand, signed as the trigger signs it (with another secret if given). */
 const deliver = (body: string, secret = stack.webhookSecret, init: RequestInit = {}) =>
@@ -88,9 +106,10 @@ describe("with the AI on", () => {
   });
 
   it("answers a burst of three visitor messages once, with all three in context", async () => {
-    const { visitorId, conversationId } = await newConversation({ ai_reply_delay_ms: 1500 });
+    const { visitorId, conversationId } = await newConversation({ ai_reply_delay_ms: 3000 });
     const burst = [`Hi ${marker()}`, `I need a cake ${marker()}`, `for Saturday ${marker()}`];
-    for (const line of burst) await visitorSays(stack.pool, visitorId, conversationId, line);
+    // Each sent once the previous one's run has begun: only the reply delay coalesces them.
+    for (const line of burst) await webhookAccepted(await visitorSays(stack.pool, visitorId, conversationId, line));
 
     const [reply] = await waitForReplies(conversationId);
     expect(reply!.content).toContain(burst[2]);
@@ -121,7 +140,7 @@ describe("staying silent", () => {
     const { visitorId, conversationId } = await newConversation({ ai_enabled: false });
     const question = `Hello? ${marker()}`;
     await visitorSays(stack.pool, visitorId, conversationId, question);
-    await pipelineBarrier();
+    await silenceOutlastsTheSweeper(conversationId);
     expect(await aiRepliesOf(stack.pool, conversationId)).toEqual([]);
     expect(stack.llm!.requestsMentioning(question)).toEqual([]);
   });
@@ -144,7 +163,7 @@ describe("staying silent", () => {
     await agentSays(stack.pool, conversationId, "Ana here, I'll help you", "agent-ana");
     const ignored = `Thanks Ana ${marker()}`;
     await visitorSays(stack.pool, visitorId, conversationId, ignored);
-    await pipelineBarrier();
+    await silenceOutlastsTheSweeper(conversationId);
     expect(await aiRepliesOf(stack.pool, conversationId)).toEqual([]);
     expect(stack.llm!.requestsMentioning(ignored)).toEqual([]);
 
@@ -161,7 +180,7 @@ describe("staying silent", () => {
     await stack.pool.query("update public.projects set ai_enabled = false where id = $1", [projectId]);
     const unanswered = `second ${marker()}`;
     await visitorSays(stack.pool, visitorId, conversationId, unanswered);
-    await pipelineBarrier();
+    await silenceOutlastsTheSweeper(conversationId);
     expect(await aiRepliesOf(stack.pool, conversationId)).toHaveLength(1);
     expect(stack.llm!.requestsMentioning(unanswered)).toEqual([]);
 
@@ -195,7 +214,9 @@ describe("bad requests change nothing", () => {
     await stack.pool.query("update public.projects set ai_enabled = true where id = $1", [projectId]);
     const payload = await webhookFor(messageId);
 
-    const wrong = await deliver(payload, "not-the-secret");
+    // A near miss: the right secret but for its last character.
+    const nearMiss = stack.webhookSecret.slice(0, -1) + (stack.webhookSecret.endsWith("x") ? "y" : "x");
+    const wrong = await deliver(payload, nearMiss);
     expect(wrong.status).toBe(401);
     expect(await wrong.json()).toEqual({ error: "unauthorized: webhook-signature does not match (signed with AI_RESPONDER_WEBHOOK_SECRET over webhook-id.webhook-timestamp.body)" });
     const missing = await fetch(stack.functionUrl, { method: "POST", body: payload });

@@ -3,6 +3,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startStack, type Stack } from "../local/stack.ts";
 import { aiRepliesOf, createProject, marker, messagesOf, type ProjectSettings, startConversation, visitorSays, waitFor, webhookHeaders } from "./helpers.ts";
+import { sweepConversation } from "./scheduled.ts";
 
 let stack: Stack;
 beforeAll(async () => {
@@ -40,6 +41,14 @@ describe("the reply cap", () => {
     expect(stack.llm!.requestsMentioning(`three ${text}`)).toEqual([]);
     const { rows } = await stack.pool.query("select awaiting_human_reason from public.conversations where id = $1", [conversationId]);
     expect(rows).toEqual([{ awaiting_human_reason: "reply_cap" }]);
+    // Silent afterwards too, past the retry sweeper's passes: a later message gets nothing.
+    await say(`four ${text}`);
+    await sweepConversation(stack.pool, conversationId, 2);
+    const barrier = await talk();
+    await barrier.say(`barrier ${marker()}`);
+    await repliesTo(barrier.conversationId, 1);
+    expect(await aiRepliesOf(stack.pool, conversationId)).toHaveLength(3);
+    expect(stack.llm!.requestsMentioning(`four ${text}`)).toEqual([]);
   });
 });
 

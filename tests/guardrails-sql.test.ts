@@ -3,6 +3,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { asVisitor, withClaims } from "../local/visitor.ts";
 import { agentSays, aiRepliesOf, createProject, messagesOf, type ProjectSettings, startConversation, visitorSays } from "./helpers.ts";
+import { sweepConversation, webhooksQueuedFor } from "./scheduled.ts";
 import { setVault, startTestDatabase, type TestDatabase } from "./test-database.ts";
 
 let db: TestDatabase;
@@ -92,6 +93,9 @@ describe("handing over to a person", () => {
     const messageId = await say("anyone?");
     expect(await job(messageId)).toBeUndefined();
     expect(await context(messageId)).toEqual({ action: "skip", reason: "awaiting_human" });
+    await sweepConversation(db.pool, conversationId, 2);
+    expect(await webhooksQueuedFor(db.pool, conversationId)).toBe(0);
+    expect((await aiRepliesOf(db.pool, conversationId)).map((r) => r.reply_to)).toEqual([null]); // the hand-over text only
   });
 
   it("ends the wait when an agent writes, and when the conversation is handed back", async () => {
@@ -117,6 +121,9 @@ describe("the reply cap per conversation", () => {
     expect(await conversation(conversationId)).toMatchObject({ awaiting_human_reason: "reply_cap" });
     const fourth = await say("four");
     expect(await job(fourth)).toBeUndefined(); // no webhook while a person is awaited
+    const sentBefore = await webhooksQueuedFor(db.pool, conversationId);
+    await sweepConversation(db.pool, conversationId, 2); // nor from the retry sweeper
+    expect(await webhooksQueuedFor(db.pool, conversationId)).toBe(sentBefore);
     expect((await aiRepliesOf(db.pool, conversationId)).map((r) => r.content)).toEqual([
       "answer to one", "answer to two", "I'm handing you over to a member of our team; they will reply here as soon as they can.",
     ]);

@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startStack, type Stack } from "../local/stack.ts";
 import { aiRepliesOf, createProject, marker, startConversation, visitorSays, waitFor } from "./helpers.ts";
+import { sweepConversation } from "./scheduled.ts";
 
 // The stand-in LLM misbehaves for messages carrying a test's marker; the function runs with
 // short LLM limits so that retries and timeouts play out in seconds.
@@ -77,6 +78,13 @@ describe("when Groq misbehaves", () => {
     expect(await finished(messageId)).toMatchObject({ outcome: null, error: "http 500", claimed_until: null });
     expect(await aiRepliesOf(stack.pool, conversationId)).toEqual([]);
     stack.llm!.clearScript(question);
+    // The promised retry: the sweeper's next pass sends it again, and the recovered LLM answers it, once.
+    await sweepConversation(stack.pool, conversationId);
+    await waitFor("the retry's reply", async () => (await aiRepliesOf(stack.pool, conversationId)).length === 1);
+    await waitFor("the job answered", async () => (await stack.pool.query("select outcome from public.ai_reply_jobs where message_id = $1", [messageId])).rows[0].outcome === "answered");
+    const { rows: [retried] } = await stack.pool.query("select dispatch_count from public.ai_reply_jobs where message_id = $1", [messageId]);
+    expect(retried.dispatch_count).toBeGreaterThanOrEqual(2);
+    expect(await aiRepliesOf(stack.pool, conversationId)).toHaveLength(1);
   });
 
   it("treats an empty answer as a failure: the fallback, never a blank message", async () => {

@@ -36,6 +36,7 @@ describe("migrations on an empty database", () => {
     expect(rows).toEqual([
       { relname: "ai_reply_jobs", relrowsecurity: true },
       { relname: "conversations", relrowsecurity: true },
+      { relname: "knowledge_articles", relrowsecurity: true },
       { relname: "messages", relrowsecurity: true },
       { relname: "project_members", relrowsecurity: true },
       { relname: "projects", relrowsecurity: true },

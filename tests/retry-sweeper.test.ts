@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { signatureMatches } from "../supabase/functions/ai-responder/signature.ts";
 import { agentSays, aiRepliesOf, createProject, type ProjectSettings, startConversation, visitorSays } from "./helpers.ts";
+import { runScheduled } from "./scheduled.ts";
 import { setVault, startTestDatabase, type TestDatabase } from "./test-database.ts";
 
 // The sweeper's SQL alone: no worker and no scheduler run here, so each call is the test's own.
@@ -53,6 +54,7 @@ describe("the retry sweeper", () => {
     expect(Math.abs(Number(resent.headers["webhook-timestamp"]) - Date.now() / 1000)).toBeLessThan(5);
     const signed = { id: resent.headers["webhook-id"], timestamp: Number(resent.headers["webhook-timestamp"]), signatures: [resent.headers["webhook-signature"]] };
     expect(signatureMatches(signed, resent.body, "webhook-secret-for-tests")).toBe(true);
+    expect(signatureMatches(signed, resent.body, "webhook-secret-for-testS")).toBe(false);
   });
 
   it("closes a job whose conversation now awaits a person", async () => {
@@ -102,10 +104,15 @@ describe("the retry sweeper", () => {
     const older = await unanswered();
     await visitorSays(db.pool, older.visitorId, older.conversationId, "newer");
     for (const { messageId } of [off, taken, older]) await age(messageId, 11);
-    await sweep();
+    // As pg_cron runs it: the scheduled command, with production's defaults.
+    await runScheduled(db.pool, "retry-unanswered-ai-replies");
     expect((await job(off.messageId)).outcome).toBe("ai_disabled");
     expect((await job(taken.messageId)).outcome).toBe("handed_off");
     expect((await job(older.messageId)).outcome).toBe("superseded");
+    for (const { messageId } of [off, taken, older]) expect(await queuedFor(messageId)).toBe(1);
+    // Later passes leave them closed and unsent.
+    for (const { messageId } of [off, taken, older]) await age(messageId, 3600);
+    await runScheduled(db.pool, "retry-unanswered-ai-replies");
     for (const { messageId } of [off, taken, older]) expect(await queuedFor(messageId)).toBe(1);
   });
 

@@ -58,8 +58,21 @@ describe("signed webhooks", () => {
   it.each([
     ["signed with a wrong key of the same length and prefix", (body: string, id: string) =>
       webhookHeaders(body, stack.webhookSecret.slice(0, -1) + (stack.webhookSecret.endsWith("A") ? "B" : "A"), { id }), "unauthorized: webhook-signature does not match (signed with AI_RESPONDER_WEBHOOK_SECRET over webhook-id.webhook-timestamp.body)"],
-    ["signed 6 minutes ago", (body: string, id: string) =>
-      webhookHeaders(body, stack.webhookSecret, { id, at: Math.floor(Date.now() / 1000) - 360 }), "unauthorized: webhook-timestamp is more than 5 minutes from now"],
+    ["signed 5 minutes and 5 seconds ago", (body: string, id: string) =>
+      webhookHeaders(body, stack.webhookSecret, { id, at: Math.floor(Date.now() / 1000) - 305 }), "unauthorized: webhook-timestamp is more than 5 minutes from now"],
+    ["stamped 5 minutes and 5 seconds in the future", (body: string, id: string) =>
+      webhookHeaders(body, stack.webhookSecret, { id, at: Math.floor(Date.now() / 1000) + 305 }), "unauthorized: webhook-timestamp is more than 5 minutes from now"],
+    ["whose signature differs from the right one in its last characters only", (body: string, id: string) => {
+      const headers = webhookHeaders(body, stack.webhookSecret, { id });
+      const signature = headers["webhook-signature"]!;
+      // "v1," + 43 base64 characters + "=": change the last significant character.
+      const last = signature.at(-2) === "A" ? "E" : "A";
+      return { ...headers, "webhook-signature": `${signature.slice(0, -2)}${last}=` };
+    }, "unauthorized: webhook-signature does not match (signed with AI_RESPONDER_WEBHOOK_SECRET over webhook-id.webhook-timestamp.body)"],
+    ["whose right signature carries another version than v1", (body: string, id: string) => {
+      const headers = webhookHeaders(body, stack.webhookSecret, { id });
+      return { ...headers, "webhook-signature": headers["webhook-signature"]!.replace(/^v1,/, "v2,") };
+    }, "unauthorized: webhook-signature does not match (signed with AI_RESPONDER_WEBHOOK_SECRET over webhook-id.webhook-timestamp.body)"],
     ["without signature headers", () => ({}), "unauthorized: webhook-id, webhook-timestamp and webhook-signature headers are required"],
   ])("refuses a delivery %s with 401, and nothing happens", async (_name, headersFor, error) => {
     const { messageId, conversationId, text } = await unansweredMessage();
@@ -69,6 +82,17 @@ describe("signed webhooks", () => {
     expect(response.status).toBe(401);
     expect(await response.json()).toEqual({ error });
     await expectNothingHappened(messageId, conversationId, text);
+  });
+
+  it("accepts a genuine signature stamped 4 minutes 50 seconds ago, among other signatures (key rotation)", async () => {
+    const { messageId, conversationId } = await unansweredMessage();
+    await stack.pool.query("update public.projects set ai_enabled = true where id = (select project_id from public.conversations where id = $1)", [conversationId]);
+    const body = await payloadOf(messageId);
+    const headers = webhookHeaders(body, stack.webhookSecret, { id: messageId, at: Math.floor(Date.now() / 1000) - 290 });
+    const rotated = webhookHeaders(body, "an-older-key-being-rotated-out", { id: messageId, at: Math.floor(Date.now() / 1000) - 290 });
+    const response = await send(body, { ...headers, "webhook-signature": `${rotated["webhook-signature"]} ${headers["webhook-signature"]}` });
+    expect(response.status).toBe(202);
+    await waitFor("the reply", async () => (await aiRepliesOf(stack.pool, conversationId)).length === 1);
   });
 
   it("refuses a genuine signature on a body changed by one character, or replayed for another message id", async () => {

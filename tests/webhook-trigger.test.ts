@@ -2,6 +2,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { Buffer } from "node:buffer";
 import { signatureMatches } from "../supabase/functions/ai-responder/signature.ts";
 import { agentSays, createProject, startConversation, visitorSays } from "./helpers.ts";
+import { sweepConversation } from "./scheduled.ts";
 import { setVault, startTestDatabase, type TestDatabase } from "./test-database.ts";
 
 // No pg_net worker runs here: queued requests stay in net.http_request_queue to be read.
@@ -56,7 +57,8 @@ describe("the dispatch_ai_reply trigger", () => {
     expect(Object.keys(request!.headers).sort()).toEqual(["Content-Type", "webhook-id", "webhook-signature", "webhook-timestamp", "x-reply-delay-ms"]);
     expect(Math.abs(Number(request!.headers["webhook-timestamp"]) - before)).toBeLessThanOrEqual(5);
     expect(signedFor(request!, "webhook-secret-for-tests")).toBe(true);
-    expect(signedFor(request!, "webhook-secret-for-tesTs")).toBe(false);
+    // A key that differs from the right one in its last character only.
+    expect(signedFor(request!, "webhook-secret-for-testS")).toBe(false);
     const { rows: [everything] } = await db.pool.query("select count(*)::int as n from net.http_request_queue q where q::text like '%webhook-secret-for-tests%'");
     expect(everything.n).toBe(0);
     expect((await queued())[0]!.body).toMatchObject({
@@ -91,6 +93,8 @@ describe("the dispatch_ai_reply trigger", () => {
     const { visitorId, conversationId } = await startConversation(db.pool, projectId);
     await visitorSays(db.pool, visitorId, conversationId, "Anyone there?");
     expect(await queued()).toEqual([]);
+    await sweepConversation(db.pool, conversationId, 2); // nor later, from the retry sweeper
+    expect(await queued()).toEqual([]);
 
     await db.pool.query("update public.projects set ai_enabled = true where id = $1", [projectId]);
     await visitorSays(db.pool, visitorId, conversationId, "Hello?");
@@ -102,6 +106,8 @@ describe("the dispatch_ai_reply trigger", () => {
     const { visitorId, conversationId } = await startConversation(db.pool, projectId);
     await agentSays(db.pool, conversationId, "Ana here, I'll take it from here", "agent-ana");
     await visitorSays(db.pool, visitorId, conversationId, "Thanks Ana");
+    expect(await queued()).toEqual([]);
+    await sweepConversation(db.pool, conversationId, 2);
     expect(await queued()).toEqual([]);
     const { rows } = await db.pool.query("select handed_off_to from public.conversations where id = $1", [conversationId]);
     expect(rows[0].handed_off_to).toBe("agent-ana");

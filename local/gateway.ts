@@ -115,6 +115,10 @@ export async function startGateway(options: {
         response.end(JSON.stringify({ message: `gateway error: ${error.message}` }));
       });
     });
+    // Kong keeps idle client connections 60 s (nginx keepalive_timeout); Node's 5 s default
+    // closed them under clients that reuse them (Deno's fetch), resetting requests in flight.
+    server.keepAliveTimeout = 60_000;
+    server.headersTimeout = 61_000;
     server.on("upgrade", (request: IncomingMessage, socket: Duplex, head: Buffer) => {
       upgraded.add(socket);
       socket.once("close", () => upgraded.delete(socket));

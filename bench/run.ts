@@ -7,6 +7,7 @@ import { cpus } from "node:os";
 import { join } from "node:path";
 import { denoPath } from "../local/edge-function.ts";
 import { measureDeployBundle } from "./deploy-bundle.ts";
+import { replyEventsAtSubscriber } from "./subscriber.ts";
 import { startStack } from "../local/stack.ts";
 import { visitorSays } from "../tests/helpers.ts";
 import { promptWithSources, retrievalCost } from "./knowledge.ts";
@@ -161,7 +162,10 @@ try {
   }
   report("cold_start_ms", percentiles(cold));
 
-  // 9. What a visitor perceives with the LLM paced like Groq (~200 ms to first token, ~300 tokens/s).
+  // 9. The visitor's side with the LLM instant: insert to the reply's Postgres Changes event.
+  report("reply_event_at_subscriber_ms", { path: "postgres_changes", ...(await replyEventsAtSubscriber(stack, scale(50, 5))) });
+
+  // 9b. What a visitor perceives with the LLM paced like Groq (~200 ms to first token, ~300 tokens/s).
   stack.llm!.setPace({ firstTokenMs: 200, tokensPerSecond: 300 });
   for (const [concurrency, perConversation] of [[1, scale(20, 3)], [10, scale(5, 2)]] as const) {
     const { messageIds } = await closedLoop(pool, watcher, await conversations(pool, concurrency), perConversation);
@@ -186,7 +190,7 @@ try {
   const expected = [
     "machine", "deploy_bundle", "e2e_latency_ms", "floor_latency_ms", "throughput_answered_per_s", "cpu_ms_per_answered_message",
     "calls_per_answered_message", "burst_of_3", "function_own_ms_per_reply", "function_stages_ms",
-    "prompt_size_50_message_conversation", "knowledge_retrieval_context_ms", "prompt_size_with_sources", "cold_start_ms", "e2e_latency_groq_paced_ms", "streamed_reply_visible_ms", "unstreamed_reply_visible_ms",
+    "prompt_size_50_message_conversation", "knowledge_retrieval_context_ms", "prompt_size_with_sources", "cold_start_ms", "e2e_latency_groq_paced_ms", "reply_event_at_subscriber_ms", "streamed_reply_visible_ms", "unstreamed_reply_visible_ms",
     "streamed_reply_cost", "unstreamed_reply_cost", "pipeline_over_floor",
   ];
   const missing = expected.filter((name) => !figures.some((f) => f.figure === name));

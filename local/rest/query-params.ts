@@ -169,11 +169,14 @@ function parseColumns(text: string): string[] {
   const names: string[] = [];
   const field = /\s*(?:"((?:[^"\\]|\\.)*)"|([\p{L}\p{N}_ $-]+?))\s*(,|$)/uy;
   let match: RegExpExecArray | null;
+  let lastSeparator = "";
   while (field.lastIndex < text.length && (match = field.exec(text))) {
     names.push(match[1] !== undefined ? match[1].replace(/\\(.)/g, "$1") : match[2]!.trim());
+    lastSeparator = match[3]!;
     if (match[3] === "") break;
   }
-  if (names.length === 0 || field.lastIndex !== text.length) {
+  // pFieldName `sepBy1` (char ','): a comma must be followed by another name ("a," is refused).
+  if (names.length === 0 || field.lastIndex !== text.length || lastSeparator === ",") {
     throw queryParamError("columns parameter", text, field.lastIndex + 1, "expecting field name (* or [a..z0..9_$])");
   }
   return names;

@@ -34,3 +34,18 @@ describe("configFromEnv", () => {
     expect(from({ ...base, SUPABASE_SECRET_KEYS: "not json" })).toThrow("SUPABASE_SECRET_KEYS must be JSON");
   });
 });
+
+describe("configFromEnv's bounds", () => {
+  it("falls back to the legacy key when SUPABASE_SECRET_KEYS has no default key", () => {
+    expect(configFromEnv((name) => ({ ...base, SUPABASE_SECRET_KEYS: '{"other":"k2"}' })[name]).supabaseKey).toBe("legacy-service-role-key");
+  });
+
+  it("takes LLM times from 1 ms to 5 minutes, and 0 to 5 retries", () => {
+    const config = configFromEnv((name) => ({ ...base, GROQ_TIMEOUT_MS: "1", AI_RESPONDER_LLM_DEADLINE_MS: "300000", GROQ_MAX_RETRIES: "5", GROQ_MODEL: "llama-3.3-70b-versatile" })[name]);
+    expect(config.groq).toMatchObject({ timeoutMs: 1, deadlineMs: 300_000, maxRetries: 5, defaultModel: "llama-3.3-70b-versatile" });
+    expect(configFromEnv((name) => ({ ...base, GROQ_MAX_RETRIES: "0" })[name]).groq.maxRetries).toBe(0);
+    expect(from({ ...base, GROQ_TIMEOUT_MS: "0" })).toThrow(/^ai-responder configuration: GROQ_TIMEOUT_MS: /);
+    expect(from({ ...base, AI_RESPONDER_LLM_DEADLINE_MS: "300001" })).toThrow(/^ai-responder configuration: AI_RESPONDER_LLM_DEADLINE_MS: /);
+    expect(from({ ...base, GROQ_MAX_RETRIES: "6" })).toThrow(/^ai-responder configuration: GROQ_MAX_RETRIES: /);
+  });
+});

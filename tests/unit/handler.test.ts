@@ -185,3 +185,92 @@ describe("jsonDepth", () => {
     expect(jsonDepth("42")).toBe(0);
   });
 });
+
+describe("the webhook handler's answers", () => {
+  it("refuses other methods with 405 and Allow: POST, and logs each refusal with its status", async () => {
+    const h = harness();
+    const response = await h.request({ method: "PUT" });
+    expect(response.status).toBe(405);
+    expect(response.headers.get("allow")).toBe("POST");
+    expect(response.headers.get("content-type")).toBe("application/json");
+    expect(await response.json()).toEqual({ error: "method not allowed: send the webhook with POST" });
+    expect(h.logs).toEqual([{ event: "rejected", status: 405, error: "method not allowed: send the webhook with POST", ms: 0 }]);
+  });
+
+  it("answers 413 to a body over 64 KiB, and takes one of exactly 64 KiB", async () => {
+    const h = harness();
+    const padded = (size: number) => body + " ".repeat(size - body.length);
+    const over = await h.request({ body: padded(64 * 1024 + 1) });
+    expect(over.status).toBe(413);
+    expect(await over.json()).toEqual({ error: "payload too large: body is larger than 65536 bytes" });
+    expect((await h.request({ body: padded(64 * 1024) })).status).toBe(202);
+  });
+
+  it("takes 16 levels of nesting and refuses 17", async () => {
+    const h = harness();
+    const nested = (levels: number) => "[".repeat(levels) + "]".repeat(levels);
+    const sixteen = await h.request({ body: nested(16) });
+    expect(await sixteen.json()).toEqual({ error: "bad request: payload: Invalid input: expected object, received array" });
+    const seventeen = await h.request({ body: nested(17) });
+    expect(await seventeen.json()).toEqual({ error: "bad request: body nests more than 16 levels deep" });
+  });
+
+  it("names what is wrong with a body that is not JSON or not a webhook", async () => {
+    const h = harness();
+    const notJson = await h.request({ body: "{not json" });
+    expect(await notJson.json()).toEqual({ error: "bad request: body is not valid JSON" });
+    const invalid = await h.request({ body: JSON.stringify({ type: "INSERT", table: "messages", schema: "public", record: { ...message, id: 7 }, old_record: null }) });
+    expect(invalid.status).toBe(400);
+    expect(await invalid.json()).toEqual({ error: "bad request: record.id: Invalid UUID" });
+    expect(h.calls).toEqual([]);
+  });
+
+  it("answers 200 to a webhook it has nothing to do for, and logs why", async () => {
+    const h = harness();
+    const response = await h.request({ body: JSON.stringify({ type: "UPDATE", table: "messages", schema: "public", record: message, old_record: message }) });
+    expect(response.status).toBe(200);
+    expect(await response.json()).toEqual({ skipped: "not an insert (UPDATE)" });
+    expect(h.logs).toEqual([{ event: "skipped", status: 200, reason: "not an insert (UPDATE)" }]);
+    expect(h.background).toEqual([]);
+  });
+
+  it("records the claim of the message in flight, so that retirement can give it back", async () => {
+    const h = harness();
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    const original = h.store.postReply;
+    h.store.postReply = async (reply) => { await gate; return original(reply); };
+    await h.request();
+    await new Promise((resolve) => setTimeout(resolve, 0));
+    expect(h.inFlight.claimTokens()).toEqual([CLAIM]);
+    release();
+    await Promise.all(h.background);
+  });
+
+  it("ignores a reply delay header that is not a number", async () => {
+    const h = harness();
+    await h.request({ headers: { "x-reply-delay-ms": "soon" } });
+    await Promise.all(h.background);
+    expect(h.slept).toEqual([]);
+  });
+
+  it("logs a run that fails with its error, and the total time", async () => {
+    const h = harness();
+    h.store.replyContext = async () => { throw new Error("ai_reply_context failed: 57014 canceling statement"); };
+    await h.request();
+    await Promise.all(h.background);
+    expect(h.logs.at(-1)).toEqual({ event: "handled", message_id: message.id, outcome: "error", error: "ai_reply_context failed: 57014 canceling statement", total_ms: 0 });
+    const odd = harness();
+    odd.store.replyContext = () => Promise.reject("not an Error");
+    await odd.request();
+    await Promise.all(odd.background);
+    expect(odd.logs.at(-1)).toMatchObject({ outcome: "error", error: "unknown error" });
+  });
+
+  it("logs a handled message with its outcome and total time", async () => {
+    const h = harness();
+    await h.request();
+    await Promise.all(h.background);
+    expect(h.logs.at(-1)).toEqual({ event: "handled", message_id: message.id, outcome: "answered", broadcast_events: 0, timings: { wait_ms: 0, context_ms: 0, llm_ms: 0, post_ms: 0 }, total_ms: 0 });
+  });
+});

@@ -35,3 +35,44 @@ describe("handOverFrom", () => {
     expect(handOverTools(true)[0]!.function.description).toMatch(/sources do not cover the question/);
   });
 });
+
+describe("the knowledge and hand-over texts, word for word", () => {
+  it("is the sources section", () => {
+    expect(withSources("Sys", [passage(1)], false)).toBe([
+      "Sys",
+      "",
+      "Answer from the numbered sources below (this website's knowledge base) when they cover the question.",
+      "When you use a source that has a URL, cite that URL in your reply.",
+      "If the sources do not cover the question, say that you do not know, and offer to bring in a person from the team (call hand_over_to_human if the visitor wants one).",
+      "",
+      "Sources:",
+      "[1] Title 1\nText 1.",
+    ].join("\n"));
+  });
+
+  it("is the hand-over tool", () => {
+    const tool = (coverage: string) => [{
+      type: "function",
+      function: {
+        name: "hand_over_to_human",
+        description: "Hand this conversation over to a person from the team, who will answer here. " +
+          `Use it when the visitor asks for a person (a human, an agent, someone from the team) ${coverage}` +
+          "Write no reply with it: the visitor is told that a person will reply.",
+        parameters: {
+          type: "object",
+          properties: { reason: { type: "string", description: "Why, in a few words, for the agent (e.g. visitor asked for a person)." } },
+          required: ["reason"],
+          additionalProperties: false,
+        },
+      },
+    }];
+    expect(handOverTools(false)).toEqual(tool("or is upset or frustrated. "));
+    expect(handOverTools(true)).toEqual(tool("or is upset or frustrated, or when the sources do not cover the question and the visitor wants an answer anyway. "));
+  });
+
+  it("stores a reason of at most 200 characters, and says so when the call was of another tool", () => {
+    expect(handOverFrom([{ name: "hand_over_to_human", arguments: JSON.stringify({ reason: "r".repeat(300) }) }])).toEqual({ reason: "r".repeat(200), malformed: false });
+    expect(handOverFrom([{ name: "search_web", arguments: "{\"reason\":\"looks fine\"}" }])).toEqual({ reason: MALFORMED_CALL_REASON, malformed: true });
+    expect(MALFORMED_CALL_REASON).toBe("the AI asked for a person (its hand-over call was malformed)");
+  });
+});

@@ -7,9 +7,10 @@
 -- Retrieval is one function, private.retrieve_knowledge(project, question, budget), returning
 -- rows: a vector ranking (pgvector, embeddings made by an Edge Function) can later be blended
 -- in inside it without changing ai_reply_context or the Edge Function (README).
--- Everything else ai_reply_context does is unchanged from 20261126003000_ai_stream_replies.sql
--- (claims with tokens, reply cap, daily budget, circuit breaker, history bounded in bytes,
--- stream_replies).
+-- Everything else ai_reply_context does is unchanged from
+-- 20261126001600_guarded_ai_responder_api.sql (claims with tokens, reply cap, daily budget,
+-- circuit breaker, history bounded in bytes); it also returns project.stream_replies, the
+-- setting added by 20261126003000_ai_stream_replies.sql.
 --
 -- Security definer functions in this migration (each bypasses RLS on purpose):
 --   private.retrieve_knowledge(project, question, budget): called by ai_reply_context
